@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Persisted extraction settings (see core.config.Settings)."""
+
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_text_chars: int = 5_000_000
+    timeout_s: float = 60.0
+    memory_mb: int = 1024
+
+
+@dataclass
+class Extracted:
+    """What the indexer sees of one file.
+
+    ``page_starts[i]`` is the char offset in ``text`` where page/section ``i + 1`` starts; empty when the
+    format has no pages.
+    """
+
+    text: str
+    title: str | None = None
+    extractor: str = ""
+    page_starts: list[int] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_starts)
+
+
+class ExtractionFailed(Exception):
+    """A file could not be read; ``reason`` is a short human sentence ("encrypted PDF")."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class ExtractOutcome:
+    path: str
+    result: Extracted | None = None
+    error: str | None = None  # human reason when result is None
+    skipped: bool = False  # not a document we index (binary of unknown type)
+
+
+def page_at(page_starts: list[int], char_offset: int) -> int | None:
+    """1-based page holding ``char_offset``, or None for formats without pages."""
+    if not page_starts:
+        return None
+    return max(1, bisect.bisect_right(page_starts, char_offset))
