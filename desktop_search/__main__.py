@@ -1,0 +1,3 @@
+from desktop_search.cli import main
+
+raise SystemExit(main())

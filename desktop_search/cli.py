@@ -1,0 +1,370 @@
+"""Command line (contract in DESIGN.md). Exit codes: 0 ok, 1 failure (one line on stderr), 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="desktop-search", description="Find files on this computer by meaning.")
+    p.add_argument("--data-dir", help="where the index lives (env DESKTOP_SEARCH_HOME)")
+    p.add_argument("--model", help="model id or folder (env DESKTOP_SEARCH_MODEL)")
+    p.add_argument("--context-length", type=int, help="tokens per encoder window, for this run")
+    p.add_argument("--threads", type=int, help="CPU threads for encoding, for this run")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("index", help="add folders and bring the index up to date")
+    s.add_argument("paths", nargs="*")
+    s.add_argument("--keyword-only", action="store_true", help="extract text only; encode later")
+    s = sub.add_parser("remove", help="stop watching folders and drop their files")
+    s.add_argument("paths", nargs="+")
+    s = sub.add_parser("search", help="search the index")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("status", help="what is indexed")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("failed", help="files that could not be read, with reasons")
+    s.add_argument("--json", action="store_true")
+    sub.add_parser("watch", help="keep the index current until interrupted")
+    s = sub.add_parser("extract", help="show the text the app sees in a file")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("doctor", help="check catalog, segments and disk agree")
+    s.add_argument("--repair", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("eval", help="index a BEIR folder and measure retrieval quality and speed")
+    s.add_argument("beir_dir")
+    s.add_argument("--split", default="test")
+    s.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="semantic")
+    s.add_argument("--exact", action="store_true", help="score every document by exact MaxSim (reference)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit-queries", type=int, default=0, help=argparse.SUPPRESS)
+    return p
+
+
+class ProgressPrinter:
+    """One updating line on a terminal; a line every few seconds otherwise (logs, CI)."""
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = 0.0
+        self.last_phase = ""
+
+    def __call__(self, progress: Any) -> None:
+        now = time.monotonic()
+        changed = progress.phase != self.last_phase
+        if not changed and now - self.last < (0.2 if self.tty else 5.0) and progress.phase != "done":
+            return
+        self.last, self.last_phase = now, progress.phase
+        if progress.phase == "done":
+            if self.tty:
+                self.stream.write("\r\x1b[K")
+            return
+        parts = [f"[{progress.phase}]"]
+        if progress.total:
+            pct = 100.0 * progress.done / progress.total
+            parts.append(f"{progress.done}/{progress.total} ({pct:.0f}%)")
+        elif progress.done:
+            parts.append(str(progress.done))
+        if progress.eta_s is not None:
+            parts.append(f"ETA {_duration(progress.eta_s)}")
+        if progress.message:
+            parts.append(progress.message)
+        if progress.current:
+            parts.append(progress.current[-60:])
+        line = " ".join(parts)
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line[: os.get_terminal_size(self.stream.fileno()).columns - 1])
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace"))
+
+
+def _stop_flag() -> threading.Event:
+    """First Ctrl+C / SIGTERM asks the job to stop at the next safe point."""
+    flag = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+        sys.stderr.write("\nstopping after the current step (Ctrl+C again to abort)…\n")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return flag
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from desktop_search.gui import run_app
+
+        return run_app(args)
+    try:
+        return _run(args)
+    except CliError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: one line for the person, the traceback in a log file
+        log = _write_crash_log()
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (details in {log})\n")
+        return EXIT_FAIL
+
+
+def _write_crash_log() -> str:
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="desktop-search-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as handle:
+        traceback.print_exc(file=handle)
+    return path
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from desktop_search.core.catalog import CatalogError
+    from desktop_search.core.service import Service
+
+    try:
+        return Service(args.data_dir, model=args.model, context_length=args.context_length, threads=args.threads,
+                       progress=lambda m: sys.stderr.write(m + "\n"))
+    except CatalogError as exc:
+        raise CliError(f"{exc}; run `desktop-search doctor --repair` to rebuild it") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    from desktop_search.core.catalog import CatalogError
+    from desktop_search.core.model import ModelUnavailable
+    from desktop_search.core.search import QueryError
+    from desktop_search.core.service import Busy
+
+    if args.command == "extract":
+        return _cmd_extract(args)
+    if args.command == "doctor" and args.repair:
+        # a catalog too damaged to open is set aside and rebuilt from the mirrored roots
+        from desktop_search.core.service import Service, rebuild_catalog
+
+        try:
+            Service(args.data_dir, model=args.model).close()
+        except CatalogError as exc:
+            info = rebuild_catalog(args.data_dir)
+            sys.stderr.write(f"catalog was damaged ({exc}); set aside as {', '.join(info['set_aside'])}, "
+                             f"rebuilding the index of {info['roots']} folder(s)\n")
+    try:
+        service = _open(args)
+    except CatalogError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        handler = globals()[f"_cmd_{args.command}"]
+        return handler(service, args)
+    except (FileNotFoundError, NotADirectoryError, QueryError, Busy, CatalogError) as exc:
+        raise CliError(str(exc).strip("'\"")) from exc
+    except ModelUnavailable as exc:
+        raise CliError(str(exc)) from exc
+    except PermissionError as exc:
+        raise CliError(f"permission denied: {exc.filename}") from exc
+    except OSError as exc:
+        raise CliError(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")) from exc
+    finally:
+        service.close()
+
+
+def _cmd_index(service: Any, args: argparse.Namespace) -> int:
+    from desktop_search.core.indexer import Cancelled
+
+    for p in args.paths:
+        if not os.path.exists(p):
+            raise CliError(f"no such file or folder: {p}")
+    if not args.paths and not service.roots():
+        raise CliError("no folders to index: give one, e.g. `desktop-search index ~/Documents`")
+    stop = _stop_flag()
+    started = time.monotonic()
+    try:
+        report = service.index(args.paths, progress=ProgressPrinter(), should_stop=stop.is_set,
+                               encode=not args.keyword_only)
+    except Cancelled:
+        sys.stderr.write("stopped; run `desktop-search index` again to continue\n")
+        return EXIT_FAIL
+    took = time.monotonic() - started
+    for w in report.warnings:
+        sys.stderr.write(f"warning: {w}\n")
+    if not report.semantic:
+        sys.stderr.write("note: semantic search is unavailable until a model can be loaded; keyword search works\n")
+    sys.stderr.write(
+        f"indexed in {took:.1f} s: {report.scanned} files seen, {report.new} new, {report.changed} changed, "
+        f"{report.moved} moved, {report.deleted} removed, {report.failed} failed"
+        f"{' (see `desktop-search failed`)' if report.failed else ''}, {report.encoded_files} encoded\n"
+    )
+    return EXIT_OK
+
+
+def _cmd_remove(service: Any, args: argparse.Namespace) -> int:
+    dropped = service.remove(args.paths)
+    sys.stderr.write(f"removed {len(args.paths)} folder(s), {dropped} file(s) dropped from the index\n")
+    return EXIT_OK
+
+
+def _cmd_search(service: Any, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    response = service.search(args.query, limit=args.limit, mode=args.mode)
+    if args.json:
+        _print_json(response.as_json())
+        return EXIT_OK
+    if response.notice:
+        sys.stderr.write(f"note: {response.notice}\n")
+    if not response.results:
+        print("no results")
+    for i, r in enumerate(response.results, 1):
+        from desktop_search.core.paths import display
+
+        page = f" (page {r.page})" if r.page else ""
+        print(f"{i:2d}. {display(r.path)}{page}  [{r.score:.3f}]")
+        if r.snippet:
+            print(f"    {_mark(r.snippet, r.highlights)}")
+    print(f"({response.took_ms:.0f} ms, {response.mode})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _mark(text: str, spans: list[list[int]]) -> str:
+    use_color = sys.stdout.isatty()
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(text[pos:s])
+        out.append(("\x1b[1;33m" + text[s:e] + "\x1b[0m") if use_color else f"[{text[s:e]}]")
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _cmd_status(service: Any, args: argparse.Namespace) -> int:
+    status = service.status()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    print(f"data folder:    {status['data_dir']}")
+    print(f"folders:        {', '.join(status['roots']) or '(none)'}")
+    print(f"files:          {status['indexed']} indexed, {status['pending']} waiting for encoding, "
+          f"{status['failed']} failed")
+    print(f"index size:     {status['index_bytes'] / 1e6:.1f} MB ({status['segments']} segment(s))")
+    print(f"model:          {status['model']} ({status['model_state']})")
+    print(f"context length: {status['context_length']} tokens, {status['threads']} thread(s)")
+    return EXIT_OK
+
+
+def _cmd_failed(service: Any, args: argparse.Namespace) -> int:
+    rows = service.failed()
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print("no failed files")
+    for r in rows:
+        print(f"{r['path']}: {r['reason']}")
+    return EXIT_OK
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from desktop_search.core.service import extract_file
+
+    if not os.path.exists(args.file):
+        raise CliError(f"no such file: {args.file}")
+    if os.path.isdir(args.file):
+        raise CliError(f"{args.file} is a folder, not a file")
+    outcome = extract_file(args.file)
+    if args.json:
+        r = outcome.result
+        _print_json({
+            "path": outcome.path, "ok": r is not None, "error": outcome.error, "skipped": outcome.skipped,
+            "title": r.title if r else None, "extractor": r.extractor if r else None,
+            "pages": r.page_count if r else 0, "page_starts": r.page_starts if r else [],
+            "metadata": r.metadata if r else {}, "text": r.text if r else None,
+        })
+        return EXIT_OK if r is not None else EXIT_FAIL
+    if outcome.result is None:
+        raise CliError(f"{outcome.path}: {outcome.error}")
+    r = outcome.result
+    if r.title:
+        print(f"title: {r.title}")
+    if r.page_starts:
+        bounds = list(r.page_starts) + [len(r.text)]
+        for i in range(len(r.page_starts)):
+            print(f"--- page {i + 1} ---")
+            print(r.text[bounds[i] : bounds[i + 1]].rstrip())
+    else:
+        print(r.text)
+    return EXIT_OK
+
+
+def _cmd_doctor(service: Any, args: argparse.Namespace) -> int:
+    result = service.doctor(repair=args.repair, progress=ProgressPrinter())
+    if args.json:
+        _print_json(result)
+    else:
+        if result["consistent"] and not result["problems"]:
+            print("consistent")
+        for p in result["problems"]:
+            print(f"problem: {p}")
+        for r in result["repaired"]:
+            print(f"repaired: {r}")
+        if result["problems"] and result["consistent"]:
+            print("consistent (after repair)")
+    return EXIT_OK if result["consistent"] else EXIT_FAIL
+
+
+def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
+    from desktop_search.core.watcher import watch
+
+    stop = _stop_flag()
+    watch(service, stop, progress=ProgressPrinter())
+    return EXIT_OK
+
+
+def _cmd_eval(service: Any, args: argparse.Namespace) -> int:
+    from desktop_search.core.evaluate import run_eval
+
+    result = run_eval(service, args.beir_dir, split=args.split, mode=args.mode, exact=args.exact,
+                      progress=ProgressPrinter(), limit_queries=args.limit_queries)
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:16s} {value}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

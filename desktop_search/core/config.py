@@ -1,0 +1,60 @@
+"""Typed settings and where things live on disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "desktop-search"
+DEFAULT_MODEL = "mixedbread-ai/mxbai-edge-colbert-v0-32m"
+HOME_ENV = "DESKTOP_SEARCH_HOME"
+MODEL_ENV = "DESKTOP_SEARCH_MODEL"
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def resolve_data_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    if option:
+        return Path(option).expanduser().absolute()
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().absolute()
+    return default_data_dir()
+
+
+@dataclass
+class Settings:
+    """Settings persisted in the catalog; the CLI may override some for one run."""
+
+    context_length: int = 2048  # tokens per encoder window (long-context attention raises this)
+    threads: int = 0  # 0 = all cores
+    passage_chars: int = 1200  # target passage size; passages are slices of an encoded window
+    batch_files: int = 64  # files per committed encoding batch
+    flat_max_tokens: int = 1_500_000  # exact-MaxSim segments are compacted to PLAID above this
+    plaid_nbits: int = 0  # 0 = choose from the vector width
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_text_chars: int = 5_000_000
+    extract_timeout_s: float = 60.0
+    extract_memory_mb: int = 1024
+    keep_raw_vectors: bool = False  # keep exact vectors after compaction (used by `eval --exact`)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in known:
+                kwargs[key] = type(getattr(cls(), key))(value)
+        return cls(**kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def effective_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

@@ -1,0 +1,554 @@
+"""scan → diff → extract → encode → commit. Resumable: everything it knows lives in the catalog.
+
+Indexing is two-phase: extracted text goes into the catalog (and FTS5) at once, so files are
+keyword-searchable within seconds; encoding follows and commits vectors batch by batch as immutable
+segments. A crash at any instant leaves the last committed state; the next run redoes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as stat_mod
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import paths as P
+from .catalog import Catalog, Writer
+from .config import Settings
+from .encoder import Encoder
+from .extract import ExtractLimits, ExtractOutcome, extract_many, is_candidate
+from .index import SegmentStore, write_segment
+from .index.segments import default_nbits
+from .passages import split_passages
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Progress:
+    phase: str  # scan | extract | encode | compact | done
+    done: int = 0
+    total: int = 0
+    current: str = ""
+    eta_s: float | None = None
+    message: str = ""
+
+
+@dataclass
+class IndexReport:
+    scanned: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    deleted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    encoded_files: int = 0
+    encoded_tokens: int = 0
+    repaired_segments: int = 0
+    warnings: list[str] = field(default_factory=list)
+    semantic: bool = True
+
+
+@dataclass
+class _Seen:
+    path: str
+    size: int
+    mtime: float
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class Indexer:
+    def __init__(
+        self,
+        data_dir: Path,
+        writer: Writer,
+        reader: Catalog,
+        store: SegmentStore,
+        settings: Settings,
+        encoder: Callable[[], Encoder | None],
+        model_key: Callable[[], str | None],
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.data_dir = data_dir
+        self.writer = writer
+        self.reader = reader
+        self.store = store
+        self.settings = settings
+        self._encoder = encoder
+        self._model_key = model_key
+        self._progress = progress or (lambda p: None)
+        self._should_stop = should_stop or (lambda: False)
+
+    def _check(self) -> None:
+        if self._should_stop():
+            raise Cancelled()
+
+    # ------------------------------------------------------------------------------------------------
+    def run(self, roots: Iterable[str] | None = None, encode: bool = True) -> IndexReport:
+        report = IndexReport()
+        self.recover(report)
+        roots = list(roots) if roots is not None else self.writer.call(lambda c: c.roots())
+        seen = self._scan(roots, report)
+        self._check()
+        to_extract = self._diff(roots, seen, report)
+        self._extract(to_extract, report)
+        if encode:
+            encoder = None
+            try:
+                encoder = self._encoder()
+            except Exception as exc:  # ModelUnavailable and friends: keyword search still works
+                report.warnings.append(str(exc))
+            if encoder is None:
+                report.semantic = False
+            else:
+                self._ensure_model_key()
+                self._encode(encoder, report)
+                self._compact(final=True)
+        self._progress(Progress("done", message="index is up to date"))
+        return report
+
+    # --- recovery ------------------------------------------------------------------------------------
+    def recover(self, report: IndexReport | None = None) -> int:
+        """Drop what no commit points at; re-queue what a damaged segment held. Returns repairs."""
+        check = self.store.check(self.reader)
+        self.store.remove_orphans(check.orphans)
+        repaired = 0
+        if check.damaged or check.dangling_passages:
+            ids = [d.segment_id for d in check.damaged]
+            self.writer.call(lambda c: self._requeue_segments(c, ids))
+            repaired = len(ids)
+            if report is not None:
+                report.repaired_segments += repaired
+                for d in check.damaged:
+                    report.warnings.append(f"segment {d.segment_id} was damaged ({d.reason}); re-encoding its files")
+        return repaired
+
+    @staticmethod
+    def _requeue_segments(c: Catalog, segment_ids: list[int]) -> None:
+        with c.transaction():
+            for sid in segment_ids:
+                c.db.execute("DELETE FROM segments WHERE id = ?", [sid])
+            dangling = "segment_id > 0 AND segment_id NOT IN (SELECT id FROM segments WHERE state = 'live')"
+            c.db.execute(
+                f"UPDATE files SET state = 'extracted' WHERE id IN (SELECT file_id FROM passages WHERE {dangling})"
+            )
+            c.db.execute(f"UPDATE passages SET segment_id = NULL, local_id = NULL WHERE {dangling}")
+            c.bump_generation()
+
+    def _ensure_model_key(self) -> None:
+        key = self._model_key()
+        if key is None:
+            return
+
+        def apply(c: Catalog) -> None:
+            if c.get_setting("model_key") == key:
+                return
+            with c.transaction():
+                # vectors of another model are meaningless: everything is re-encoded
+                c.db.execute("UPDATE segments SET state = 'retired'")
+                c.db.execute("UPDATE passages SET segment_id = NULL, local_id = NULL WHERE segment_id > 0")
+                c.db.execute("UPDATE files SET state = 'extracted' WHERE state = 'indexed'")
+                c.set_setting("model_key", key)
+                c.bump_generation()
+
+        self.writer.call(apply)
+        self.writer.call(lambda c: c.db.execute("DELETE FROM segments WHERE state = 'retired'"))
+        self.store.remove_orphans(self.store.check(self.reader).orphans)
+
+    # --- scan & diff -----------------------------------------------------------------------------
+    def _scan(self, roots: list[str], report: IndexReport) -> dict[str, _Seen]:
+        excludes = [e for e in self.writer.call(lambda c: c.roots("exclude"))]
+        data_dir = str(self.data_dir)
+        seen: dict[str, _Seen] = {}
+        self._unreadable_dirs: list[str] = []
+        self._missing_roots: list[str] = []
+        last = time.monotonic()
+        for root in roots:
+            if not os.path.exists(root):
+                self._missing_roots.append(root)
+                report.warnings.append(f"folder {P.display(root)} is not there (unplugged?); its files are kept")
+                continue
+            if os.path.isfile(root):
+                st = os.stat(root)
+                seen[root] = _Seen(root, st.st_size, st.st_mtime)
+                continue
+            stack = [root]
+            while stack:
+                folder = stack.pop()
+                try:
+                    entries = list(os.scandir(folder))
+                except OSError:
+                    self._unreadable_dirs.append(folder)
+                    continue
+                for entry in entries:
+                    path = entry.path
+                    if entry.name.startswith(".") or _under(path, data_dir) or any(_under(path, e) for e in excludes):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat_mod.S_ISDIR(st.st_mode):
+                        stack.append(path)
+                    elif stat_mod.S_ISREG(st.st_mode) and is_candidate(Path(path)):
+                        seen[path] = _Seen(path, st.st_size, st.st_mtime)
+                if time.monotonic() - last > 0.5:
+                    last = time.monotonic()
+                    self._progress(Progress("scan", done=len(seen), current=P.display(folder)))
+                    self._check()
+        report.scanned = len(seen)
+        return seen
+
+    def _diff(self, roots: list[str], seen: dict[str, _Seen], report: IndexReport) -> list[tuple[_Seen, str]]:
+        known = {
+            P.from_db(r["path"]): r
+            for r in self.reader.query("SELECT id, path, size, mtime, hash FROM files")
+        }
+        failed = {
+            P.from_db(r["path"]): r for r in self.reader.query("SELECT path, size, mtime FROM failures")
+        }
+        in_scope = [r for r in roots if r not in self._missing_roots]
+        gone = {
+            p: r for p, r in known.items()
+            if p not in seen and any(_under(p, root) for root in in_scope)
+            and not any(_under(p, d) for d in self._unreadable_dirs)
+        }
+        gone_by_hash: dict[tuple[str, int], list[str]] = {}
+        for p, r in gone.items():
+            gone_by_hash.setdefault((r["hash"], r["size"]), []).append(p)
+        to_extract: list[tuple[_Seen, str]] = []
+        touch: list[tuple[int, float]] = []
+        moves: list[tuple[int, str]] = []
+        for path, s in seen.items():
+            row = known.get(path)
+            if row is not None and row["size"] == s.size and row["mtime"] == s.mtime:
+                report.unchanged += 1
+                continue
+            f = failed.get(path)
+            if row is None and f is not None and f["size"] == s.size and f["mtime"] == s.mtime:
+                report.unchanged += 1
+                continue
+            try:
+                digest = file_hash(path)
+            except OSError:
+                continue  # vanished or unreadable between scan and now: next run sees it
+            if row is not None and row["hash"] == digest:
+                touch.append((row["id"], s.mtime))
+                report.unchanged += 1
+                continue
+            candidates = gone_by_hash.get((digest, s.size))
+            if row is None and candidates:
+                old = candidates.pop()
+                moves.append((gone.pop(old)["id"], path))
+                touch.append((known[old]["id"], s.mtime))
+                report.moved += 1
+                continue
+            if row is None:
+                report.new += 1
+            else:
+                report.changed += 1
+            to_extract.append((s, digest))
+        deleted_ids = [r["id"] for r in gone.values()]
+        vanished_failures = [
+            p for p in failed if p not in seen and any(_under(p, root) for root in in_scope)
+        ]
+        report.deleted = len(deleted_ids)
+
+        def apply(c: Catalog) -> None:
+            with c.transaction():
+                for fid, path in moves:
+                    name = os.path.basename(path)
+                    c.db.execute(
+                        "UPDATE files SET path = ?, name = ?, ext = ?, updated_at = ? WHERE id = ?",
+                        [P.to_db(path), name, Path(name).suffix.lower().lstrip("."), time.time(), fid],
+                    )
+                for fid, mtime in touch:
+                    c.db.execute("UPDATE files SET mtime = ? WHERE id = ?", [mtime, fid])
+                for start in range(0, len(deleted_ids), 500):
+                    chunk = deleted_ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    c.db.execute(f"DELETE FROM passages WHERE file_id IN ({marks})", chunk)
+                    c.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+                for p in vanished_failures:
+                    c.db.execute("DELETE FROM failures WHERE path = ?", [P.to_db(p)])
+                if deleted_ids:
+                    c.bump_generation()
+
+        if moves or touch or deleted_ids or vanished_failures:
+            self.writer.call(apply)
+        return to_extract
+
+    # --- extract ---------------------------------------------------------------------------------
+    def _limits(self) -> ExtractLimits:
+        s = self.settings
+        return ExtractLimits(
+            max_file_bytes=s.max_file_bytes, max_text_chars=s.max_text_chars,
+            timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb,
+        )
+
+    def _extract(self, items: list[tuple[_Seen, str]], report: IndexReport) -> None:
+        if not items:
+            return
+        by_path = {s.path: (s, digest) for s, digest in items}
+        pending: list[tuple[ExtractOutcome, _Seen, str]] = []
+        started = time.monotonic()
+        done = 0
+
+        def flush() -> None:
+            batch = list(pending)
+            pending.clear()
+            if batch:
+                self.writer.call(lambda c: self._store_extracted(c, batch))
+
+        try:
+            for outcome in extract_many(list(by_path), self._limits(), should_stop=self._should_stop):
+                s, digest = by_path[outcome.path]
+                pending.append((outcome, s, digest))
+                done += 1
+                if outcome.result is None:
+                    if outcome.skipped:
+                        report.skipped += 1
+                    else:
+                        report.failed += 1
+                if len(pending) >= 32:
+                    flush()
+                elapsed = time.monotonic() - started
+                eta = elapsed / done * (len(items) - done) if done else None
+                self._progress(Progress("extract", done, len(items), P.display(outcome.path), eta))
+                self._check()
+        finally:
+            flush()
+
+    def _store_extracted(self, c: Catalog, batch: list[tuple[ExtractOutcome, _Seen, str]]) -> None:
+        now = time.time()
+        target = self.settings.passage_chars
+        with c.transaction():
+            for outcome, s, digest in batch:
+                dbpath = P.to_db(s.path)
+                old = c.scalar("SELECT id FROM files WHERE path = ?", [dbpath])
+                if old is not None:
+                    c.db.execute("DELETE FROM passages WHERE file_id = ?", [old])
+                if outcome.result is None:
+                    if old is not None:
+                        c.db.execute("DELETE FROM files WHERE id = ?", [old])
+                    c.db.execute(
+                        "INSERT OR REPLACE INTO failures(path, size, mtime, reason, skipped, failed_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [dbpath, s.size, s.mtime, outcome.error or "unknown error", int(outcome.skipped), now],
+                    )
+                    continue
+                res = outcome.result
+                name = os.path.basename(s.path)
+                values = dict(
+                    path=dbpath, name=P.display(name), ext=Path(name).suffix.lower().lstrip("."), size=s.size,
+                    mtime=s.mtime, hash=digest, state="extracted", title=res.title, extractor=res.extractor,
+                    pages=res.page_count, chars=len(res.text), updated_at=now,
+                )
+                if old is None:
+                    cols = ",".join(values)
+                    cursor = c.db.execute(
+                        f"INSERT INTO files({cols}) VALUES ({','.join('?' * len(values))})", list(values.values())
+                    )
+                    file_id = cursor.lastrowid
+                else:
+                    sets = ",".join(f"{k} = ?" for k in values)
+                    c.db.execute(f"UPDATE files SET {sets} WHERE id = ?", [*values.values(), old])
+                    file_id = old
+                rows = []
+                for seq, span in enumerate(split_passages(res.text, res.page_starts, target)):
+                    text = res.text[span.start : span.end]
+                    rows.append((file_id, seq, span.start, span.end, span.page, text, None if text.strip() else 0))
+                c.db.conn.executemany(
+                    "INSERT INTO passages(file_id, seq, char_start, char_end, page, text, segment_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                if not rows:
+                    c.db.execute("UPDATE files SET state = 'indexed' WHERE id = ?", [file_id])
+                c.db.execute("DELETE FROM failures WHERE path = ?", [dbpath])
+            c.bump_generation()
+
+    # --- encode ----------------------------------------------------------------------------------
+    def _encode(self, encoder: Encoder, report: IndexReport) -> None:
+        pending = self.reader.query("SELECT id, path, chars FROM files WHERE state = 'extracted' ORDER BY id")
+        if not pending:
+            return
+        total_chars = sum(r["chars"] for r in pending) or 1
+        done_chars = 0
+        started = time.monotonic()
+        batch: list[dict[str, Any]] = []
+        batch_chars = 0
+        max_batch_chars = 400_000
+
+        def run_batch() -> None:
+            nonlocal done_chars, batch_chars
+            if not batch:
+                return
+            self._encode_batch(encoder, batch, report)
+            done_chars += batch_chars
+            elapsed = time.monotonic() - started
+            eta = elapsed / done_chars * (total_chars - done_chars) if done_chars else None
+            self._progress(Progress("encode", report.encoded_files, len(pending),
+                                    P.display(P.from_db(batch[-1]["path"])), eta))
+            batch.clear()
+            batch_chars = 0
+            self._check()
+            self._compact(final=False)
+
+        self._progress(Progress("encode", 0, len(pending)))
+        for row in pending:
+            batch.append(row)
+            batch_chars += row["chars"]
+            if len(batch) >= self.settings.batch_files or batch_chars >= max_batch_chars:
+                run_batch()
+        run_batch()
+
+    def _encode_batch(self, encoder: Encoder, files: list[dict[str, Any]], report: IndexReport) -> None:
+        ids = [f["id"] for f in files]
+        marks = ",".join("?" * len(ids))
+        rows = self.reader.query(
+            f"SELECT id, file_id, char_start, char_end, text FROM passages WHERE file_id IN ({marks}) "
+            "ORDER BY file_id, seq",
+            ids,
+        )
+        by_file: dict[int, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_file.setdefault(r["file_id"], []).append(r)
+        file_ids = [fid for fid in ids if fid in by_file]
+        texts = ["".join(p["text"] for p in by_file[fid]) for fid in file_ids]
+        ranges = [[(p["char_start"], p["char_end"]) for p in by_file[fid]] for fid in file_ids]
+        encoded = encoder.encode_documents(texts, ranges) if file_ids else []
+        passage_ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        spans: list[np.ndarray] = []
+        empty: list[int] = []
+        for fid, per_passage in zip(file_ids, encoded, strict=True):
+            for prow, pv in zip(by_file[fid], per_passage, strict=True):
+                if len(pv.vectors):
+                    passage_ids.append(prow["id"])
+                    vectors.append(pv.vectors)
+                    spans.append(pv.spans)
+                else:
+                    empty.append(prow["id"])
+        name = f"flat-{uuid.uuid4().hex[:12]}"
+        if vectors:
+            write_segment(self.store.root, name, "flat", passage_ids, vectors, spans)
+        n_tokens = int(sum(len(v) for v in vectors))
+
+        def commit(c: Catalog) -> None:
+            with c.transaction():
+                sid = None
+                if vectors:
+                    sid = c.db.execute(
+                        "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
+                        "VALUES ('flat', ?, ?, ?, ?, ?, 'live', ?)",
+                        [name, c.get_setting("model_key", ""), int(vectors[0].shape[1]), len(vectors), n_tokens,
+                         time.time()],
+                    ).lastrowid
+                    c.db.conn.executemany(
+                        "UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ?",
+                        [(sid, local, pid) for local, pid in enumerate(passage_ids)],
+                    )
+                c.db.conn.executemany("UPDATE passages SET segment_id = 0 WHERE id = ?", [(p,) for p in empty])
+                # a file is indexed once none of its passages waits for vectors (it may have changed meanwhile)
+                c.db.execute(
+                    f"UPDATE files SET state = 'indexed' WHERE id IN ({marks}) AND state = 'extracted' AND NOT EXISTS "
+                    "(SELECT 1 FROM passages WHERE passages.file_id = files.id AND passages.segment_id IS NULL)",
+                    ids,
+                )
+                c.bump_generation()
+
+        self.writer.call(commit)
+        report.encoded_files += len(file_ids)
+        report.encoded_tokens += n_tokens
+
+    # --- compaction ------------------------------------------------------------------------------
+    def _flat_limit(self, dim: int) -> int:
+        return max(10_000, int(self.settings.flat_max_tokens * 64 / max(dim, 1)))
+
+    def _compact(self, final: bool) -> None:
+        """Rewrite many flat segments (exact, fast to write, slow to search) as one PLAID segment."""
+        self.store.refresh(self.reader)
+        flats = [(sid, s) for sid, s in self.store.segments.items() if s.kind == "flat"]
+        if not flats:
+            return
+        dim = flats[0][1].dim
+        live_tokens = sum(int(s.lengths[self.store.live[sid]].sum()) for sid, s in flats)
+        limit = self._flat_limit(dim)
+        if live_tokens < (limit if final else 4 * limit):
+            return
+        self._progress(Progress("compact", message=f"building a PLAID segment from {live_tokens:,} vectors"))
+        sources = list(flats)
+        plaids = [(sid, s) for sid, s in self.store.segments.items() if s.kind == "plaid"]
+        for sid, seg in plaids:
+            live = self.store.live[sid]
+            live_plaid = int(seg.lengths[live].sum())
+            if live_plaid < live_tokens or live.mean() < 0.5:  # tiered merge; rewrite mostly-dead ones
+                sources.append((sid, seg))
+        self._merge(sources, dim)
+
+    def _merge(self, sources: list[tuple[int, Any]], dim: int) -> None:
+        items: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for sid, seg in sources:
+            locals_ = np.nonzero(self.store.live[sid])[0].tolist()
+            for start in range(0, len(locals_), 2048):
+                chunk = locals_[start : start + 2048]
+                for local, vec in zip(chunk, seg.vectors(chunk), strict=True):
+                    items.append((int(seg.passage_ids[local]), vec.astype(np.float16), seg.spans(local)))
+        if not items:
+            return
+        items.sort(key=lambda t: t[0])
+        name = f"plaid-{uuid.uuid4().hex[:12]}"
+        nbits = self.settings.plaid_nbits or default_nbits(dim)
+        write_segment(self.store.root, name, "plaid", [i[0] for i in items], [i[1] for i in items],
+                      [i[2] for i in items], nbits=nbits)
+        source_ids = [sid for sid, _ in sources]
+        keep_raw = self.settings.keep_raw_vectors
+        n_tokens = int(sum(len(i[1]) for i in items))
+
+        def commit(c: Catalog) -> None:
+            with c.transaction():
+                new_id = c.db.execute(
+                    "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
+                    "VALUES ('plaid', ?, ?, ?, ?, ?, 'live', ?)",
+                    [name, c.get_setting("model_key", ""), dim, len(items), n_tokens, time.time()],
+                ).lastrowid
+                marks = ",".join("?" * len(source_ids))
+                # only passages still pointing at a source move: one that died meanwhile stays dead
+                c.db.conn.executemany(
+                    f"UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ? AND segment_id IN ({marks})",
+                    [(new_id, local, pid, *source_ids) for local, (pid, _, _) in enumerate(items)],
+                )
+                for sid, seg in sources:
+                    if keep_raw and seg.kind == "flat":
+                        c.db.execute("UPDATE segments SET state = 'archived' WHERE id = ?", [sid])
+                    else:
+                        c.db.execute("DELETE FROM segments WHERE id = ?", [sid])
+                c.bump_generation()
+
+        self.writer.call(commit)
+        self.store.refresh(self.reader)
+        self.store.remove_orphans(self.store.check(self.reader).orphans)

@@ -1,0 +1,159 @@
+"""Finding, downloading and loading the ColBERT model. torch/pylate are imported lazily.
+
+Resolution order (DESIGN.md): ``--model``/``DESKTOP_SEARCH_MODEL`` (hub id or folder) → the user data
+dir → a ``models/`` dir next to a frozen app → first-run download with progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_MODEL, MODEL_ENV
+
+
+class ModelUnavailable(Exception):
+    """No usable model: the message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    path: Path
+    name: str  # hub id or folder name, for display
+
+
+def _slug(model_id: str) -> str:
+    return model_id.replace("/", "--")
+
+
+def looks_like_hub_id(value: str) -> bool:
+    parts = value.split("/")
+    return len(parts) == 2 and all(parts) and not value.startswith((".", "/", "~")) and not Path(value).exists()
+
+
+def validate_model_dir(path: Path) -> None:
+    """Raise ModelUnavailable unless ``path`` looks like a sentence-transformers/PyLate model folder."""
+    if not path.is_dir():
+        raise ModelUnavailable(f"model folder {path} does not exist")
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise ModelUnavailable(f"{path} is not a model folder (no config.json or modules.json)")
+    has_weights = any(path.glob("*.safetensors")) or any(path.glob("*.bin")) or any(path.glob("*/*.safetensors"))
+    if not has_weights:
+        raise ModelUnavailable(f"{path} is not a model folder (no weights)")
+    has_tokenizer = (path / "tokenizer.json").is_file() or (path / "vocab.txt").is_file()
+    if not has_tokenizer:
+        raise ModelUnavailable(f"{path} is not a model folder (no tokenizer)")
+
+
+def bundled_models_dir() -> Path | None:
+    if getattr(sys, "frozen", False):
+        base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+        return base / "models"
+    return None
+
+
+def find_model(option: str | None, data_dir: Path) -> tuple[ModelLocation | None, str]:
+    """Locate a model without downloading. Returns (location or None, the hub id still to fetch)."""
+    choice = option or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    candidate = Path(choice).expanduser()
+    if not looks_like_hub_id(choice):
+        candidate = candidate.absolute()
+        validate_model_dir(candidate)
+        return ModelLocation(candidate, candidate.name), choice
+    local = data_dir / "models" / _slug(choice)
+    if (local / ".complete").exists():
+        return ModelLocation(local, choice), choice
+    bundled = bundled_models_dir()
+    if bundled is not None and (bundled / _slug(choice)).is_dir():
+        return ModelLocation(bundled / _slug(choice), choice), choice
+    return None, choice
+
+
+def download_model(
+    model_id: str, data_dir: Path, progress: Callable[[str], None] | None = None
+) -> ModelLocation:
+    """First-run download into the data dir (resumable; visible progress bars on stderr)."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelUnavailable(
+            f"model {model_id} is not downloaded and HF_HUB_OFFLINE=1; pass --model FOLDER"
+        )
+    target = data_dir / "models" / _slug(model_id)
+    target.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress(f"downloading model {model_id} to {target}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id=model_id, local_dir=str(target))
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"could not download model {model_id} ({type(exc).__name__}); keyword search still works"
+        ) from exc
+    validate_model_dir(target)
+    (target / ".complete").write_text(model_id)
+    return ModelLocation(target, model_id)
+
+
+def resolve_model(
+    option: str | None, data_dir: Path, *, allow_download: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ModelLocation:
+    location, model_id = find_model(option, data_dir)
+    if location is not None:
+        return location
+    if not allow_download:
+        raise ModelUnavailable(f"model {model_id} is not downloaded yet")
+    return download_model(model_id, data_dir, progress)
+
+
+def model_key(location: ModelLocation) -> str:
+    """Identifies the vectors a model makes: a change of model means re-encoding."""
+    stat_bits = []
+    for name in ("config.json", "modules.json", "config_sentence_transformers.json"):
+        f = location.path / name
+        if f.exists():
+            stat_bits.append(f"{name}:{f.stat().st_size}")
+    weights = sorted(location.path.glob("**/*.safetensors")) + sorted(location.path.glob("**/*.bin"))
+    for w in weights[:4]:
+        stat_bits.append(f"{w.name}:{w.stat().st_size}")
+    return f"{location.name}|{'|'.join(stat_bits)}"
+
+
+def load_colbert(location: ModelLocation, threads: int) -> Any:
+    """Load a PyLate ColBERT from a local folder with no network call."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    import logging
+
+    for noisy in ("pylate", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per load is noise on stderr
+    try:
+        from pylate import models
+
+        model = models.ColBERT(model_name_or_path=str(location.path), device="cpu", local_files_only=True)
+    except Exception as exc:
+        raise ModelUnavailable(f"could not load model from {location.path}: {type(exc).__name__}: {exc}"[:400]) from exc
+    model.eval()
+    return model
+
+
+def read_model_info(path: Path) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    cfg = path / "config_sentence_transformers.json"
+    if cfg.exists():
+        try:
+            info.update(json.loads(cfg.read_text()))
+        except ValueError:
+            pass
+    return info

@@ -1,0 +1,29 @@
+"""File paths as stored in SQLite.
+
+SQLite text must be valid UTF-8, but POSIX file names are bytes. Names that are valid UTF-8 are
+stored as they are; others as NUL (never part of a real path) + the raw bytes read as Latin-1, so
+the mapping is exact both ways.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def to_db(path: str) -> str:
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return "\x00" + os.fsencode(path).decode("latin-1")
+
+
+def from_db(value: str) -> str:
+    if value.startswith("\x00"):
+        return os.fsdecode(value[1:].encode("latin-1"))
+    return value
+
+
+def display(path: str) -> str:
+    """A printable form (undecodable bytes shown as U+FFFD)."""
+    return os.fsencode(path).decode("utf-8", errors="replace")

@@ -1,0 +1,418 @@
+"""Query parsing, keyword (file names + FTS5 BM25) and semantic (ColBERT) retrieval, rank fusion.
+
+Query syntax (Recoll-like): words, ``"exact phrases"`` (hard filter), ``-excluded``, ``ext:pdf``,
+``dir:Projects``, ``date:2024``, ``date:2024-01..2024-06``, ``date:>2024-03-01``, ``size:>1M``, ``size:<200k``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import paths as P
+from .catalog import Catalog
+from .encoder import Encoder, QueryVectors
+from .highlight import keyword_spans, semantic_spans, snippet
+from .index import SegmentStore
+
+MODES = ("hybrid", "semantic", "keyword")
+# Function words carry no topic: they are dropped from keyword matching and highlights (unless the whole
+# query is made of them), as Recoll and every web engine do.
+STOPWORDS = frozenset(
+    "a about above after again against all am an and any are as at be because been before being below between "
+    "both but by can did do does doing down during each few for from further had has have having he her here "
+    "hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now "
+    "of off on once only or other our ours ourselves out over own same she should so some such than that the "
+    "their theirs them themselves then there these they this those through to too under until up very was we "
+    "were what when where which while who whom why will with you your yours yourself yourselves".split()
+)
+RRF_K = 60
+
+
+class QueryError(ValueError):
+    pass
+
+
+@dataclass
+class ParsedQuery:
+    raw: str
+    words: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    exts: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    after: float | None = None
+    before: float | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    prefix_last: bool = False
+
+    @property
+    def semantic_text(self) -> str:
+        return " ".join(self.words + self.phrases)
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.exts or self.dirs or self.after or self.before or self.min_size or self.max_size
+                    or self.phrases or self.excluded)
+
+
+_SIZE = re.compile(r"^([<>]=?)?(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
+
+
+def _parse_date(value: str, end: bool) -> float:
+    parts = value.split("-")
+    try:
+        year = int(parts[0])
+        month = int(parts[1]) if len(parts) > 1 else (12 if end else 1)
+        day = int(parts[2]) if len(parts) > 2 else None
+    except ValueError as exc:
+        raise QueryError(f"bad date {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
+    if day is None:
+        if end:
+            nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+            return dt.datetime.combine(nxt, dt.time()).timestamp()
+        day = 1
+    try:
+        d = dt.date(year, month, day)
+    except ValueError as exc:
+        raise QueryError(f"bad date {value!r}") from exc
+    if end:
+        d = d + dt.timedelta(days=1)
+    return dt.datetime.combine(d, dt.time()).timestamp()
+
+
+def parse_query(text: str) -> ParsedQuery:
+    q = ParsedQuery(raw=text, prefix_last=bool(text) and not text[-1].isspace())
+    try:
+        tokens = shlex.split(text, posix=True)
+    except ValueError:  # an unclosed quote while typing: treat it as closed
+        tokens = shlex.split(text + '"', posix=True)
+    quoted = set(re.findall(r'"([^"]+)"?', text))
+    for tok in tokens:
+        low = tok.lower()
+        if tok in quoted and " " in tok:
+            q.phrases.append(tok)
+        elif low.startswith("ext:") and len(tok) > 4:
+            q.exts.extend(e.lstrip(".").lower() for e in tok[4:].split(",") if e)
+        elif low.startswith("dir:") and len(tok) > 4:
+            q.dirs.append(tok[4:])
+        elif low.startswith("date:") and len(tok) > 5:
+            value = tok[5:]
+            if ".." in value:
+                lo, hi = value.split("..", 1)
+                q.after = _parse_date(lo, False) if lo else None
+                q.before = _parse_date(hi, True) if hi else None
+            elif value.startswith(">"):
+                q.after = _parse_date(value.lstrip(">="), False)
+            elif value.startswith("<"):
+                q.before = _parse_date(value.lstrip("<="), True)
+            else:
+                q.after, q.before = _parse_date(value, False), _parse_date(value, True)
+        elif low.startswith("size:") and len(tok) > 5:
+            m = _SIZE.match(tok[5:])
+            if not m:
+                raise QueryError(f"bad size {tok[5:]!r} (use e.g. size:>1M or size:<200k)")
+            op, num, unit = m.groups()
+            value = int(float(num) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()])
+            if op and op.startswith("<"):
+                q.max_size = value
+            else:
+                q.min_size = value
+        elif tok.startswith("-") and len(tok) > 1:
+            q.excluded.append(tok[1:])
+        elif tok:
+            q.words.append(tok)
+    if q.phrases or (tokens and not q.words):
+        q.prefix_last = False
+    return q
+
+
+def _fts_term(term: str, prefix: bool = False) -> str:
+    cleaned = term.replace('"', '""')
+    return f'"{cleaned}"' + ("*" if prefix else "")
+
+
+def _fts_words(words: list[str], drop_stopwords: bool = True) -> list[str]:
+    """Split words the way FTS5's tokenizer does, so punctuation never makes a query invalid."""
+    out = []
+    for w in words:
+        out.extend(t for t in re.split(r"[^\w]+", w, flags=re.UNICODE) if t)
+    if drop_stopwords:
+        content = [t for t in out if t.lower() not in STOPWORDS]
+        return content or out
+    return out
+
+
+@dataclass
+class Hit:
+    file_id: int
+    passage_id: int
+    score: float
+
+
+@dataclass
+class SearchResult:
+    path: str
+    score: float
+    title: str | None
+    page: int | None
+    snippet: str
+    highlights: list[list[int]]
+    file_id: int = 0
+    passage_id: int = 0
+    size: int = 0
+    mtime: float = 0.0
+    ext: str = ""
+    matched: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "score": round(self.score, 6), "title": self.title, "page": self.page,
+            "snippet": self.snippet, "highlights": self.highlights, "size": self.size, "mtime": self.mtime,
+        }
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    mode: str
+    took_ms: float
+    results: list[SearchResult]
+    notice: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "query": self.query, "took_ms": round(self.took_ms, 2), "mode": self.mode,
+            "results": [r.as_json() for r in self.results],
+        }
+        if self.notice:
+            out["notice"] = self.notice
+        return out
+
+
+class Searcher:
+    def __init__(
+        self, catalog: Callable[[], Catalog], store: SegmentStore, encoder: Callable[[], Encoder | None]
+    ):
+        self._catalog = catalog
+        self.store = store
+        self._encoder = encoder
+
+    # --- filters ---------------------------------------------------------------------------------
+    @staticmethod
+    def _file_filter_sql(q: ParsedQuery) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if q.exts:
+            clauses.append(f"f.ext IN ({','.join('?' * len(q.exts))})")
+            params.extend(q.exts)
+        for d in q.dirs:
+            clauses.append("instr(lower(f.path), lower(?)) > 0")
+            params.append(d)
+        if q.after is not None:
+            clauses.append("f.mtime >= ?")
+            params.append(q.after)
+        if q.before is not None:
+            clauses.append("f.mtime < ?")
+            params.append(q.before)
+        if q.min_size is not None:
+            clauses.append("f.size >= ?")
+            params.append(q.min_size)
+        if q.max_size is not None:
+            clauses.append("f.size <= ?")
+            params.append(q.max_size)
+        return (" AND ".join(clauses) or "1"), params
+
+    def _phrase_files(self, c: Catalog, q: ParsedQuery) -> tuple[set[int] | None, set[int]]:
+        required: set[int] | None = None
+        for phrase in q.phrases:
+            ids = {r[0] for r in c.db.execute(
+                "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                "WHERE passages_fts MATCH ?", [_fts_term(phrase)])}
+            required = ids if required is None else required & ids
+        excluded: set[int] = set()
+        for word in _fts_words(q.excluded, drop_stopwords=False):
+            excluded |= {r[0] for r in c.db.execute(
+                "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                "WHERE passages_fts MATCH ?", [_fts_term(word)])}
+        return required, excluded
+
+    # --- keyword ---------------------------------------------------------------------------------
+    def keyword(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
+        words = _fts_words(q.words)
+        terms = [_fts_term(w, q.prefix_last and i == len(words) - 1) for i, w in enumerate(words)]
+        parts = []
+        if terms:
+            parts.append("(" + " OR ".join(terms) + ")")
+        parts.extend(_fts_term(p) for p in q.phrases)
+        if not parts:
+            return []
+        match = " AND ".join(parts)
+        for word in _fts_words(q.excluded, drop_stopwords=False):
+            match += " NOT " + _fts_term(word)
+        where, params = self._file_filter_sql(q)
+        inner = limit * (40 if q.has_filters else 10)
+        rows = c.db.execute(
+            f"""WITH hits AS (
+                  SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
+                  WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
+                SELECT p.file_id, p.id, MIN(h.score) AS best
+                FROM hits h JOIN passages p ON p.id = h.pid JOIN files f ON f.id = p.file_id
+                WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
+            [match, inner, *params, limit],
+        ).fetchall()
+        return [Hit(r[0], r[1], -float(r[2])) for r in rows]
+
+    def names(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
+        words = _fts_words(q.words)
+        if not words:
+            return []
+        match = " OR ".join(_fts_term(w, i == len(words) - 1) for i, w in enumerate(words))
+        where, params = self._file_filter_sql(q)
+        rows = c.db.execute(
+            f"""SELECT f.id, bm25(names_fts) AS score,
+                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1)
+                FROM names_fts JOIN files f ON f.id = names_fts.rowid
+                WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
+            [match, *params, limit],
+        ).fetchall()
+        return [Hit(r[0], r[2] or 0, -float(r[1])) for r in rows]
+
+    # --- semantic --------------------------------------------------------------------------------
+    def semantic(self, c: Catalog, q: ParsedQuery, qv: QueryVectors, limit: int) -> list[Hit]:
+        self.store.refresh(c)
+        k = limit * (8 if q.has_filters else 3)
+        hits = self.store.search(qv.vectors, k)
+        if not hits:
+            return []
+        ids = [h[0] for h in hits]
+        where, params = self._file_filter_sql(q)
+        rows = dict(c.db.execute(
+            f"SELECT p.id, p.file_id FROM passages p JOIN files f ON f.id = p.file_id "
+            f"WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}",
+            [*ids, *params],
+        ).fetchall())
+        best: dict[int, Hit] = {}
+        for pid, score in hits:
+            fid = rows.get(pid)
+            if fid is not None and fid not in best:
+                best[fid] = Hit(fid, pid, score)
+        return sorted(best.values(), key=lambda h: -h.score)
+
+    # --- all together ----------------------------------------------------------------------------
+    def search(
+        self, text: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SearchResponse:
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        started = time.perf_counter()
+        q = parse_query(text)
+        c = self._catalog()
+        notice = None
+        qv: QueryVectors | None = None
+        rankings: list[tuple[float, list[Hit]]] = []
+        pool = max(limit * 3, 30)
+        if mode in ("hybrid", "keyword"):
+            rankings.append((1.0, self.keyword(c, q, pool)))
+            rankings.append((0.5, self.names(c, q, pool)))
+        if mode in ("hybrid", "semantic") and q.semantic_text.strip():
+            encoder = None
+            try:
+                encoder = self._encoder()
+            except Exception as exc:  # no model: keyword results still come back
+                notice = f"semantic search unavailable: {exc}"
+            if encoder is None and notice is None:
+                notice = "semantic search unavailable: no model"
+            if encoder is not None:
+                if should_stop and should_stop():
+                    return SearchResponse(text, mode, 0.0, [], "cancelled")
+                qv = encoder.encode_query(q.semantic_text)
+                rankings.append((1.0, self.semantic(c, q, qv, pool)))
+        required, excluded = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
+        fused = self._fuse(rankings, mode)
+        results: list[SearchResult] = []
+        for fid, (score, hit) in fused:
+            if fid in excluded or (required is not None and fid not in required):
+                continue
+            result = self._result(c, fid, hit, score, q, qv, snippets)
+            if result is None:
+                continue
+            results.append(result)
+            if len(results) >= limit:
+                break
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(text, mode, took, results, notice)
+
+    @staticmethod
+    def _fuse(rankings: list[tuple[float, list[Hit]]], mode: str) -> list[tuple[int, tuple[float, Hit]]]:
+        """Hybrid: weighted reciprocal-rank fusion. Otherwise the rankings in order (content, then names)."""
+        fused: dict[int, list[Any]] = {}
+        if mode != "hybrid":
+            for _, hits in rankings:
+                for h in hits:
+                    fused.setdefault(h.file_id, [h.score, h])
+            return [(fid, (v[0], v[1])) for fid, v in fused.items()]
+        for weight, hits in rankings:
+            for rank, h in enumerate(hits):
+                entry = fused.setdefault(h.file_id, [0.0, h, weight])
+                entry[0] += weight / (RRF_K + rank + 1)
+                if weight > entry[2]:  # show the passage of the strongest signal
+                    entry[1], entry[2] = h, weight
+        return sorted(((fid, (v[0], v[1])) for fid, v in fused.items()), key=lambda kv: -kv[1][0])
+
+    def _result(
+        self, c: Catalog, file_id: int, hit: Hit, score: float, q: ParsedQuery, qv: QueryVectors | None,
+        snippets: bool,
+    ) -> SearchResult | None:
+        row = c.db.execute(
+            "SELECT path, title, size, mtime, ext FROM files WHERE id = ?", [file_id]
+        ).fetchone()
+        if row is None:
+            return None
+        path = P.from_db(row[0])
+        if not os.path.exists(path):  # never show a file that is gone
+            return None
+        result = SearchResult(path=path, score=score, title=row[1], page=None, snippet="", highlights=[],
+                              file_id=file_id, passage_id=hit.passage_id, size=row[2], mtime=row[3], ext=row[4])
+        if not hit.passage_id:
+            return result
+        prow = c.db.execute(
+            "SELECT text, page, segment_id, local_id FROM passages WHERE id = ?", [hit.passage_id]
+        ).fetchone()
+        if prow is None:
+            return result
+        text, result.page = prow[0], prow[1]
+        if not snippets:
+            return result
+        words = _fts_words(q.words) + q.phrases
+        spans = keyword_spans(text, words, prefix_last=q.prefix_last)
+        if qv is not None and prow[2]:
+            got = self.store.passage_vectors(prow[2], prow[3])
+            if got is not None:
+                vectors, token_spans = got
+                content = [
+                    (s, e) if q.semantic_text[s:e].lower() not in STOPWORDS else (0, 0) for s, e in qv.spans
+                ]
+                spans += semantic_spans(qv.vectors, content, np.asarray(vectors, np.float32), token_spans, text,
+                                        ignore=STOPWORDS)
+                for qi, (s, e) in enumerate(qv.spans):
+                    if e > s and qi < len(qv.vectors):
+                        sims = qv.vectors[qi] @ np.asarray(vectors, np.float32).T
+                        if len(sims):
+                            ds, de = token_spans[int(sims.argmax())]
+                            result.matched[q.semantic_text[s:e]] = text[int(ds) : int(de)]
+        result.snippet, result.highlights = snippet(text, spans)
+        return result
+
+
+def display_path(path: str) -> str:
+    return P.display(path)

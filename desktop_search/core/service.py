@@ -1,0 +1,342 @@
+"""The one façade the CLI and the GUI call: open a data dir, index, search, report, repair."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+
+from . import paths as P
+from .catalog import Catalog, CatalogError, Writer, integrity_problems
+from .config import Settings, resolve_data_dir
+from .encoder import Encoder
+from .extract import ExtractLimits, ExtractOutcome, extract_one
+from .index import SegmentStore
+from .indexer import Indexer, IndexReport, Progress
+from .model import ModelLocation, ModelUnavailable, find_model, load_colbert, model_key, resolve_model
+from .search import Searcher, SearchResponse
+
+CATALOG = "catalog.db"
+STATE = "state.json"  # roots and settings mirrored outside SQLite, so a lost catalog can be rebuilt
+
+
+class Busy(Exception):
+    """Another process is updating this index."""
+
+
+class Service:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        context_length: int | None = None,
+        threads: int | None = None,
+        allow_download: bool = True,
+        progress: Callable[[str], None] | None = None,
+    ):
+        self.data_dir = resolve_data_dir(data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot create data folder {self.data_dir}: {exc.strerror}") from exc
+        self.catalog_path = self.data_dir / CATALOG
+        self.writer = Writer(self.catalog_path)
+        self.settings: Settings = self.writer.catalog.load_settings()
+        if context_length:
+            self.settings.context_length = context_length
+        if threads:
+            self.settings.threads = threads
+        self.store = SegmentStore(self.data_dir / "segments")
+        self._model_option = model
+        self._allow_download = allow_download
+        self._progress_message = progress
+        self._encoder: Encoder | None = None
+        self._location: ModelLocation | None = None
+        self._model_error: str | None = None
+        self._model_lock = threading.Lock()
+        self._readers = threading.local()
+        self._all_readers: list[Catalog] = []
+        self._lock = FileLock(str(self.data_dir / "write.lock"))
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def reader(self) -> Catalog:
+        catalog = getattr(self._readers, "catalog", None)
+        if catalog is None:
+            catalog = Catalog(self.catalog_path, create=False)
+            self._readers.catalog = catalog
+            self._all_readers.append(catalog)
+        return catalog
+
+    def close(self) -> None:
+        self.store.close()
+        for catalog in self._all_readers:
+            try:
+                catalog.close()
+            except Exception:
+                pass
+        self.writer.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _exclusive(self) -> FileLock:
+        try:
+            self._lock.acquire(timeout=0.5)
+        except LockTimeout as exc:
+            raise Busy(f"another desktop-search process is updating {self.data_dir}") from exc
+        return self._lock
+
+    def _save_state(self) -> None:
+        state = {
+            "roots": self.writer.call(lambda c: c.roots()),
+            "excludes": self.writer.call(lambda c: c.roots("exclude")),
+            "settings": self.writer.call(lambda c: c.load_settings().as_dict()),
+        }
+        tmp = self.data_dir / (STATE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, self.data_dir / STATE)
+
+    # --- model -----------------------------------------------------------------------------------
+    def model_location(self, allow_download: bool | None = None) -> ModelLocation:
+        if self._location is None:
+            allow = self._allow_download if allow_download is None else allow_download
+            self._location = resolve_model(self._model_option, self.data_dir, allow_download=allow,
+                                           progress=self._progress_message)
+        return self._location
+
+    def encoder(self) -> Encoder | None:
+        """The loaded encoder, loading it on first use; raises ModelUnavailable with a one-line reason."""
+        with self._model_lock:
+            if self._encoder is not None:
+                return self._encoder
+            if self._model_error is not None:
+                raise ModelUnavailable(self._model_error)
+            try:
+                location = self.model_location()
+                model = load_colbert(location, self.settings.effective_threads())
+                self._encoder = Encoder(model, self.settings.context_length)
+            except ModelUnavailable as exc:
+                self._model_error = str(exc)
+                raise
+            return self._encoder
+
+    def _model_key(self) -> str | None:
+        return model_key(self._location) if self._location else None
+
+    def model_description(self) -> dict[str, Any]:
+        try:
+            location, model_id = find_model(self._model_option, self.data_dir)
+        except ModelUnavailable as exc:
+            return {"model": self._model_option, "model_state": "invalid", "model_error": str(exc)}
+        if location is None:
+            return {"model": model_id, "model_state": "not downloaded"}
+        return {"model": location.name, "model_path": str(location.path), "model_state": "ready"}
+
+    # --- indexing --------------------------------------------------------------------------------
+    def add_roots(self, paths: list[str], kind: str = "include") -> list[str]:
+        added = []
+        for raw in paths:
+            path = os.path.abspath(os.path.expanduser(raw))
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"no such file or folder: {P.display(path)}")
+            self.writer.call(lambda c, p=path: c.add_root(P.to_db(p), kind))
+            added.append(path)
+        self._save_state()
+        return added
+
+    def roots(self) -> list[str]:
+        return [P.from_db(r) for r in self.writer.call(lambda c: c.roots())]
+
+    def indexer(
+        self, progress: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> Indexer:
+        return Indexer(self.data_dir, self.writer, self.reader(), self.store, self.settings, self.encoder,
+                       self._model_key, progress, should_stop)
+
+    def index(
+        self,
+        paths: list[str] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        encode: bool = True,
+    ) -> IndexReport:
+        with self._exclusive():
+            if paths:
+                self.add_roots(paths)
+            return self.indexer(progress, should_stop).run(self.roots(), encode=encode)
+
+    def remove(self, paths: list[str]) -> int:
+        """Stop watching ``paths`` and drop their files; returns how many files were dropped."""
+        with self._exclusive():
+            targets = [os.path.abspath(os.path.expanduser(p)) for p in paths]
+            known = set(self.roots())
+            unknown = [t for t in targets if t not in known]
+            if unknown:
+                raise FileNotFoundError(f"not a watched folder: {P.display(unknown[0])}")
+
+            def apply(c: Catalog) -> int:
+                dropped = 0
+                remaining = [P.from_db(r) for r in c.roots() if P.from_db(r) not in targets]
+                with c.transaction():
+                    for t in targets:
+                        c.remove_root(P.to_db(t))
+                    rows = c.query("SELECT id, path FROM files")
+                    doomed = [
+                        r["id"] for r in rows
+                        if any(_under(P.from_db(r["path"]), t) for t in targets)
+                        and not any(_under(P.from_db(r["path"]), k) for k in remaining)
+                    ]
+                    for start in range(0, len(doomed), 500):
+                        chunk = doomed[start : start + 500]
+                        marks = ",".join("?" * len(chunk))
+                        c.db.execute(f"DELETE FROM passages WHERE file_id IN ({marks})", chunk)
+                        c.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+                    for r in c.query("SELECT path FROM failures"):
+                        if any(_under(P.from_db(r["path"]), t) for t in targets):
+                            c.db.execute("DELETE FROM failures WHERE path = ?", [r["path"]])
+                    dropped = len(doomed)
+                    c.bump_generation()
+                return dropped
+
+            dropped = self.writer.call(apply)
+            self._save_state()
+            return dropped
+
+    # --- search ----------------------------------------------------------------------------------
+    def searcher(self) -> Searcher:
+        return Searcher(self.reader, self.store, self._encoder_or_none)
+
+    def _encoder_or_none(self) -> Encoder | None:
+        return self.encoder()
+
+    def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
+               should_stop: Callable[[], bool] | None = None) -> SearchResponse:
+        return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop)
+
+    # --- reports ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        c = self.reader()
+        counts = c.counts()
+        self.store.refresh(c)
+        catalog_bytes = sum(
+            f.stat().st_size for f in self.data_dir.glob(CATALOG + "*") if f.is_file()
+        )
+        out: dict[str, Any] = {
+            "data_dir": str(self.data_dir),
+            "roots": [P.display(r) for r in self.roots()],
+            **counts,
+            "index_bytes": catalog_bytes + self.store.disk_bytes(),
+            "vector_bytes": self.store.disk_bytes(),
+            **self.store.stats(),
+            **self.model_description(),
+            "context_length": self.settings.context_length,
+            "threads": self.settings.effective_threads(),
+        }
+        return out
+
+    def failed(self) -> list[dict[str, Any]]:
+        rows = self.reader().query(
+            "SELECT path, reason, size, failed_at FROM failures WHERE skipped = 0 ORDER BY path"
+        )
+        return [{**r, "path": P.display(P.from_db(r["path"]))} for r in rows]
+
+    def extract(self, path: str) -> ExtractOutcome:
+        return extract_file(path, self.settings)
+
+    # --- doctor ----------------------------------------------------------------------------------
+    def doctor(self, repair: bool = False, progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+        c = self.reader()
+        problems: list[str] = []
+        repaired: list[str] = []
+        problems += [f"catalog: {p}" for p in integrity_problems(c.db)]
+        try:
+            c.db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
+        except Exception as exc:
+            problems.append(f"full-text index is inconsistent ({exc})")
+            if repair:
+                self.writer.call(lambda w: w.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')"))
+                repaired.append("rebuilt the full-text index")
+        check = self.store.check(c, deep=True)
+        if check.orphans:
+            problems.append(f"{len(check.orphans)} segment folder(s) not in the catalog (left by an interrupted write)")
+        for d in check.damaged:
+            problems.append(f"segment {d.segment_id} is damaged: {d.reason}")
+        if check.dangling_passages:
+            problems.append(f"{check.dangling_passages} passage(s) point at missing segments")
+        missing = [r for r in c.query("SELECT path FROM files") if not os.path.exists(P.from_db(r["path"]))]
+        if missing:
+            problems.append(f"{len(missing)} indexed file(s) no longer exist")
+        pending = int(c.scalar("SELECT COUNT(*) FROM files WHERE state = 'extracted'") or 0)
+        if pending:
+            problems.append(f"{pending} file(s) wait for encoding")
+        if repair and problems:
+            with self._exclusive():
+                indexer = self.indexer(progress)
+                n = indexer.recover()
+                if check.orphans:
+                    repaired.append(f"removed {len(check.orphans)} uncommitted segment folder(s)")
+                if n:
+                    repaired.append(f"re-queued the files of {n} damaged segment(s) for encoding")
+                report = indexer.run(self.roots())
+                repaired.append(
+                    f"brought the index up to date ({report.encoded_files} file(s) encoded, {report.deleted} removed)"
+                )
+                self.store.refresh(self.reader(), force=True)
+            return {"consistent": True, "problems": problems, "repaired": repaired, **self.reader().counts()}
+        return {"consistent": not problems, "problems": problems, "repaired": repaired, **c.counts()}
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def extract_file(path: str, settings: Settings | None = None) -> ExtractOutcome:
+    s = settings or Settings()
+    limits = ExtractLimits(max_file_bytes=s.max_file_bytes, max_text_chars=s.max_text_chars,
+                           timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb)
+    return extract_one(path, limits)
+
+
+def rebuild_catalog(data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Set a damaged catalog aside and start a new one from the mirrored roots and settings."""
+    root = resolve_data_dir(data_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        f = root / (CATALOG + suffix)
+        if f.exists():
+            target = root / f"{CATALOG}{suffix}.damaged-{stamp}"
+            os.replace(f, target)
+            moved.append(target.name)
+    shutil.rmtree(root / "segments", ignore_errors=True)  # vectors mean nothing without their catalog
+    state: dict[str, Any] = {}
+    try:
+        state = json.loads((root / STATE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    catalog = Catalog(root / CATALOG)
+    try:
+        with catalog.transaction():
+            for r in state.get("roots", []):
+                catalog.add_root(r)
+            for r in state.get("excludes", []):
+                catalog.add_root(r, "exclude")
+            if state.get("settings"):
+                catalog.save_settings(Settings.from_mapping(state["settings"]))
+    finally:
+        catalog.close()
+    return {"set_aside": moved, "roots": len(state.get("roots", []))}
+
+
+__all__ = ["Busy", "CatalogError", "ModelUnavailable", "Service", "rebuild_catalog", "extract_file", "asdict"]

