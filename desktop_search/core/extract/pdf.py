@@ -1,40 +1,141 @@
-"""PDF text per page (pypdf)."""
+"""PDF text per page: PDFium (pypdfium2) first, pypdf as the fallback.
+
+Why PDFium is primary (measured on the 82 PDFs of the test corpus, each in its own capped process):
+it reads 57 of the 62 text PDFs against pypdf's 48 (it tolerates cyclic page trees, broken xref tables,
+operators inside TJ arrays, JBIG2 images it need not decode, CJK CMaps) and is about 4x faster.
+pypdf still wins on a few files (it refuses flate bombs by itself and copes with some odd spacing), so:
+
+* a document PDFium cannot open (other than for a password) is retried with pypdf;
+* when PDFium finds no text at all, pypdf must agree, or the file is reported damaged instead of
+  silently "empty";
+* when PDFium's text looks letter-spaced ("H e re i s"), pypdf's is used if it is better.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
+from typing import Any
 
+from .builder import TextBuilder
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
+_WORD = re.compile(r"\w+")
 
-def extract_pdf(path: Path, limits: ExtractLimits) -> Extracted:
+
+def _spaced_out(text: str) -> float:
+    """Fraction of one-letter words: high for text that lost its word spacing the other way round."""
+    words = _WORD.findall(text[:20000])
+    if len(words) < 5:
+        return 0.0
+    return sum(1 for w in words if len(w) == 1) / len(words)
+
+
+def _pdfium_input(path: Path) -> Any:
+    try:
+        str(path).encode("utf-8")
+        return str(path)
+    except UnicodeEncodeError:  # file name that is not valid UTF-8: hand PDFium an open file
+        return open(path, "rb")  # noqa: SIM115 - pypdfium2 closes it (autoclose)
+
+
+def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
+    import pypdfium2 as pdfium
+
+    source = _pdfium_input(path)
+    try:
+        if isinstance(source, str):
+            doc = pdfium.PdfDocument(source)
+        else:
+            doc = pdfium.PdfDocument(source, autoclose=True)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
+        raise _Retry(f"damaged PDF ({str(exc).removeprefix('Failed to load document ').strip('()')})") from exc
+    try:
+        n_pages = len(doc)
+        if n_pages == 0:
+            raise _Retry("damaged PDF (no pages)")
+        builder = TextBuilder(limits.max_text_chars)
+        failed_pages = 0
+        for index in range(n_pages):
+            builder.section()
+            if builder.full:
+                break
+            try:
+                page = doc[index]
+            except pdfium.PdfiumError:
+                failed_pages += 1
+                continue
+            try:
+                textpage = page.get_textpage()
+                try:
+                    page_text = textpage.get_text_range()
+                finally:
+                    textpage.close()
+            except pdfium.PdfiumError:
+                failed_pages += 1
+                page_text = ""
+            finally:
+                page.close()
+            builder.add(page_text.replace("\r\n", "\n").replace("\r", "\n").strip())
+        if failed_pages == n_pages:
+            raise _Retry("damaged PDF (no page could be loaded)")
+        meta: dict[str, str] = {"pages": str(n_pages)}
+        title = None
+        try:
+            info = doc.get_metadata_dict(skip_empty=True)
+        except Exception:
+            info = {}
+        for key in ("Title", "Author", "Subject", "Keywords", "Creator", "Producer"):
+            value = str(info.get(key, "")).strip()
+            if value:
+                meta[key.lower()] = value[:500]
+        title = meta.get("title")
+        if failed_pages:
+            meta["unreadable_pages"] = str(failed_pages)
+        text = builder.text()
+        if builder.full:
+            meta["truncated"] = "yes"
+        return Extracted(text=text, title=title, extractor="pdfium", page_starts=builder.page_starts, metadata=meta)
+    finally:
+        doc.close()
+
+
+class _Retry(ExtractionFailed):
+    """PDFium could not read the file: give pypdf a chance before reporting ``reason``."""
+
+
+def _pypdf(path: Path, limits: ExtractLimits) -> Extracted:
     import pypdf
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     try:
         reader = pypdf.PdfReader(str(path), strict=False)
         if reader.is_encrypted:
             try:
                 if not reader.decrypt(""):
-                    raise ExtractionFailed("encrypted PDF")
-            except (FileNotDecryptedError, NotImplementedError) as exc:
-                raise ExtractionFailed("encrypted PDF") from exc
-        parts: list[str] = []
-        page_starts: list[int] = []
-        offset = 0
+                    raise ExtractionFailed("encrypted PDF (a password is needed to open it)")
+            except (FileNotDecryptedError, NotImplementedError, DependencyError) as exc:
+                raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
+        builder = TextBuilder(limits.max_text_chars)
         for page in reader.pages:
-            page_starts.append(offset)
+            builder.section()
+            if builder.full:
+                break
             try:
                 page_text = page.extract_text() or ""
-            except Exception:  # one bad page must not lose the rest
+            except (DependencyError, FileNotDecryptedError) as exc:
+                raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
+            except Exception as exc:  # one bad page must not lose the rest
+                if type(exc).__name__ == "LimitReachedError":
+                    raise ExtractionFailed("PDF decompression bomb refused") from exc
                 page_text = ""
-            page_text = page_text.strip() + "\n\n"
-            parts.append(page_text)
-            offset += len(page_text)
-            if offset > limits.max_text_chars:
-                break
+            builder.add(page_text.strip())
+        if not builder.page_starts:
+            raise ExtractionFailed("damaged PDF (no pages)")
         title = None
         try:
             if reader.metadata and reader.metadata.title:
@@ -43,6 +144,48 @@ def extract_pdf(path: Path, limits: ExtractLimits) -> Extracted:
             title = None
     except ExtractionFailed:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (DependencyError, FileNotDecryptedError) as exc:
+        raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        if type(exc).__name__ == "LimitReachedError":
+            raise ExtractionFailed("PDF decompression bomb refused") from exc
         raise ExtractionFailed(f"damaged PDF ({type(exc).__name__})") from exc
-    return Extracted(text="".join(parts), title=title, extractor="pypdf", page_starts=page_starts)
+    meta = {"pages": str(len(builder.page_starts))}
+    if title:
+        meta["title"] = title
+    return Extracted(
+        text=builder.text(), title=title, extractor="pypdf", page_starts=builder.page_starts, metadata=meta
+    )
+
+
+def extract_pdf(path: Path, limits: ExtractLimits) -> Extracted:
+    try:
+        result = _pdfium(path, limits)
+    except _Retry as exc:
+        try:
+            return _pypdf(path, limits)
+        except ExtractionFailed as fallback_exc:
+            if fallback_exc.reason.startswith("encrypted"):
+                raise
+            raise ExtractionFailed(exc.reason) from None
+    if not result.text.strip():
+        # No text layer, or PDFium could not make sense of the content: only call it empty (a scan)
+        # when pypdf can parse the file too; otherwise it is damaged.
+        try:
+            second = _pypdf(path, limits)
+        except ExtractionFailed as exc:
+            if "password" in exc.reason:
+                raise
+            raise ExtractionFailed("damaged PDF (no readable content)") from exc
+        if second.text.strip():
+            return second
+        return result
+    if _spaced_out(result.text) > 0.25:
+        try:
+            second = _pypdf(path, limits)
+        except ExtractionFailed:
+            return result
+        if second.text.strip() and _spaced_out(second.text) < _spaced_out(result.text) / 2:
+            second.metadata.update({k: v for k, v in result.metadata.items() if k not in second.metadata})
+            return second
+    return result

@@ -12,6 +12,12 @@ class ExtractLimits:
     max_text_chars: int = 5_000_000
     timeout_s: float = 60.0
     memory_mb: int = 1024
+    # Guards for ZIP containers (OOXML, ODF, EPUB): checked on the central directory before inflating,
+    # and enforced again while streaming because declared sizes can lie.
+    max_unpacked_bytes: int = 512 * 1024 * 1024
+    max_compression_ratio: int = 200
+    # Spreadsheets: stop reading a workbook after this many non-empty cells.
+    max_cells: int = 2_000_000
 
 
 @dataclass
@@ -41,12 +47,18 @@ class ExtractionFailed(Exception):
         self.reason = reason
 
 
+class NotADocument(ExtractionFailed):
+    """Not something we index (unknown binary, unsupported format): the outcome is ``skipped``."""
+
+
 @dataclass
 class ExtractOutcome:
     path: str
     result: Extracted | None = None
     error: str | None = None  # human reason when result is None
     skipped: bool = False  # not a document we index (binary of unknown type)
+    seconds: float | None = None  # wall-clock time spent on this file in its worker
+    worker_rss_mb: float | None = None  # peak resident memory of the worker after this file
 
 
 def page_at(page_starts: list[int], char_offset: int) -> int | None:
