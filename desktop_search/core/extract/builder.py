@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 
 class TextBuilder:
@@ -66,3 +68,17 @@ def join_surrogates(text: str) -> str:
     if not re.search(r"[\ud800-\udfff]", text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def read_capped(path: Path, cap: int) -> tuple[bytes, bool]:
+    """Read at most ``cap`` bytes; returns (data, truncated).
+
+    Sized by the file, not by ``cap``: ``read(n)`` allocates ``n`` bytes up front, which would waste
+    (or, under the worker's memory cap, exhaust) memory for every small file.
+    """
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(min(cap, size) + 1)
+    if len(data) > cap:
+        return data[:cap], True
+    return data, False

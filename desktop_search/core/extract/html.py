@@ -12,7 +12,7 @@ import codecs
 import re
 from pathlib import Path
 
-from .builder import TextBuilder
+from .builder import TextBuilder, read_capped
 from .text import decode_bytes
 from .types import Extracted, ExtractLimits
 
@@ -138,8 +138,7 @@ def html_text(markup: str, builder: TextBuilder) -> str | None:
 
 
 def extract_html(path: Path, limits: ExtractLimits) -> Extracted:
-    with open(path, "rb") as handle:
-        data = handle.read(limits.max_file_bytes + 1)
+    data, _truncated = read_capped(path, limits.max_file_bytes)
     markup, encoding = decode_html(data)
     builder = TextBuilder(limits.max_text_chars)
     title = html_text(markup, builder)

@@ -52,7 +52,9 @@ def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
-        raise _Retry(f"damaged PDF ({str(exc).removeprefix('Failed to load document ').strip('()')})") from exc
+        m = re.search(r"PDFium: ([^)]+)", str(exc))
+        detail = m.group(1).strip().rstrip(".").lower() if m else "PDFium could not open it"
+        raise _Retry(f"damaged PDF ({detail})") from exc
     try:
         n_pages = len(doc)
         if n_pages == 0:

@@ -303,10 +303,13 @@ class _Pool:
                         if isinstance(frame, list) and frame and frame[0] == "ready":
                             worker.ready = True
                             self.start_failures = 0
-                        elif worker.job is not None and isinstance(frame, list) and len(frame) == 2:
+                        elif worker.job is not None and isinstance(frame, list) and len(frame) == 3:
                             _, path = worker.job
                             worker.job = None
                             done.append(_outcome_from_reply(path, frame[1]))
+                            if frame[2]:  # the worker exits after this reply: give it no more work
+                                self._discard(worker)
+                                break
                 except (ValueError, UnicodeDecodeError):
                     job = worker.job
                     self._discard(worker)

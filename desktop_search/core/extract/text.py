@@ -11,6 +11,7 @@ import codecs
 import re
 from pathlib import Path
 
+from .builder import read_capped
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _BOMS = [
@@ -149,11 +150,7 @@ def markdown_title(text: str) -> str | None:
 
 
 def extract_text(path: Path, limits: ExtractLimits) -> Extracted:
-    cap = limits.max_text_chars * 4
-    with open(path, "rb") as handle:
-        data = handle.read(cap + 1)
-    truncated = len(data) > cap
-    data = data[:cap]
+    data, truncated = read_capped(path, limits.max_text_chars * 4)
     try:
         text, encoding = decode_bytes(data, truncated=truncated)
     except BinaryData as exc:

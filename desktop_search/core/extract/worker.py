@@ -6,7 +6,8 @@ imports only the extraction libraries (never torch or Qt), says "ready", then an
 time. Frames are an 8-byte big-endian length followed by a UTF-8 JSON document:
 
 * parent -> worker: ``(job_id, path, limits)``; EOF means "exit";
-* worker -> parent: ``("ready", pid)`` once, then ``(job_id, outcome as a dict)`` per request.
+* worker -> parent: ``("ready", pid)`` once, then ``(job_id, outcome as a dict, retire)`` per request;
+  ``retire`` true means the worker exits after this reply (it hit the memory cap).
 
 Frames are JSON, not pickle, in the worker -> parent direction on purpose: the worker parses hostile
 files, and plain data is all the parent will accept from it.
@@ -73,15 +74,38 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss across
+    fork+exec, so a worker would report its (possibly huge) parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 if sys.platform != "darwin" else rss / (1024 * 1024)
 
 
+def _inject_fault(path: str) -> None:
+    """Test hook (only with DESKTOP_SEARCH_EXTRACT_FAULTS=1): misbehave on files named fault-*."""
+    name = os.path.basename(path)
+    if name.startswith("fault-hang"):
+        threading.Event().wait()
+    elif name.startswith("fault-crash"):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif name.startswith("fault-exit"):
+        os._exit(3)
+
+
 def main() -> int:
     memory_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     parent_pid = int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid()
+    faults = os.environ.get("DESKTOP_SEARCH_EXTRACT_FAULTS") == "1"
     in_fd = 0
     out_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
@@ -114,17 +138,22 @@ def main() -> int:
         job_id, path, limits_dict = json.loads(payload)
         limits = ExtractLimits(**limits_dict)
         started = time.monotonic()
+        if faults:
+            _inject_fault(path)
         outcome = extract_in_process(path, limits)
         outcome.seconds = time.monotonic() - started
         outcome.worker_rss_mb = _peak_rss_mb()
+        # After a MemoryError the heap may be fragmented or a library half-initialised: retire.
+        retire = bool(outcome.error and "memory" in outcome.error)
         try:
-            _write_frame(out_fd, (job_id, dataclasses.asdict(outcome)))
+            _write_frame(out_fd, (job_id, dataclasses.asdict(outcome), retire))
         except MemoryError:
             outcome.result = None
             outcome.error = "extracted text too large to hand over within the memory limit"
-            _write_frame(out_fd, (job_id, dataclasses.asdict(outcome)))
-        if outcome.error and "memory" in outcome.error:
-            return 0  # the heap may be fragmented or half-initialised: let the pool start a fresh worker
+            retire = True
+            _write_frame(out_fd, (job_id, dataclasses.asdict(outcome), retire))
+        if retire:
+            return 0
 
 
 if __name__ == "__main__":
