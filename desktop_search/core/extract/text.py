@@ -121,9 +121,36 @@ def decode_bytes(data: bytes, *, truncated: bool = False, declared: str | None =
     if best is None or best.encoding is None:
         raise BinaryData()
     encoding = best.encoding
+    if encoding in _LATIN_FAMILY and _reads_as_western(data):
+        encoding = "cp1252"
     if encoding in _EBCDIC:
         raise ExtractionFailed(f"unsupported text encoding (EBCDIC {encoding})")
     return data.decode(encoding, errors="replace"), encoding
+
+
+# Single-byte Latin code pages that charset-normalizer confuses with windows-1252 on short text
+# (French text comes back as Baltic cp1257, smart quotes as cp1250).
+_LATIN_FAMILY = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "cp775", "cp850", "cp437", "cp858", "latin_1", "mac_roman",
+    "mac_latin2", "mac_iceland", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10",
+    "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16",
+}  # fmt: skip
+_WESTERN_PUNCT = set(
+    "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u20ac\u2022\u00a0\u00ab\u00bb\u00b0\u00a9\u00ae\u2122\u00a7"
+)
+
+
+def _reads_as_western(data: bytes) -> bool:
+    """Whether windows-1252 turns every non-ASCII byte into a Latin-1 letter or common punctuation."""
+    try:
+        text = data[:65536].decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    other = [ch for ch in text if ord(ch) > 127]
+    if not other:
+        return True
+    good = sum(1 for ch in other if ("\u00c0" <= ch <= "\u00ff" and ch not in "\u00d7\u00f7") or ch in _WESTERN_PUNCT)
+    return good / len(other) >= 0.95
 
 
 _MD_ATX = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$")
