@@ -154,6 +154,12 @@ def _write_crash_log() -> str:
     return path
 
 
+def _data_dir(args: argparse.Namespace) -> Any:
+    from desktop_search.core.config import resolve_data_dir
+
+    return resolve_data_dir(args.data_dir)
+
+
 def _open(args: argparse.Namespace) -> Any:
     from desktop_search.core.catalog import CatalogError
     from desktop_search.core.service import Service
@@ -167,6 +173,7 @@ def _open(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from desktop_search.core.catalog import CatalogError
+    from desktop_search.core.evaluate import EvalError
     from desktop_search.core.model import ModelUnavailable
     from desktop_search.core.search import QueryError
     from desktop_search.core.service import Busy
@@ -183,6 +190,13 @@ def _run(args: argparse.Namespace) -> int:
             info = rebuild_catalog(args.data_dir)
             sys.stderr.write(f"catalog was damaged ({exc}); set aside as {', '.join(info['set_aside'])}, "
                              f"rebuilding the index of {info['roots']} folder(s)\n")
+    if args.model and args.command in ("index", "search", "eval", "doctor"):
+        from desktop_search.core.model import find_model
+
+        try:  # a model the person named explicitly must be usable, or we say so at once
+            find_model(args.model, _data_dir(args))
+        except ModelUnavailable as exc:
+            raise CliError(str(exc)) from exc
     try:
         service = _open(args)
     except CatalogError as exc:
@@ -190,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         handler = globals()[f"_cmd_{args.command}"]
         return handler(service, args)
-    except (FileNotFoundError, NotADirectoryError, QueryError, Busy, CatalogError) as exc:
+    except (FileNotFoundError, NotADirectoryError, QueryError, Busy, CatalogError, EvalError) as exc:
         raise CliError(str(exc).strip("'\"")) from exc
     except ModelUnavailable as exc:
         raise CliError(str(exc)) from exc

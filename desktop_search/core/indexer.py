@@ -181,7 +181,8 @@ class Indexer:
     # --- scan & diff -----------------------------------------------------------------------------
     def _scan(self, roots: list[str], report: IndexReport) -> dict[str, _Seen]:
         excludes = [e for e in self.writer.call(lambda c: c.roots("exclude"))]
-        data_dir = str(self.data_dir)
+        # our own files never index themselves (eval documents under the data dir are fine)
+        own = [str(self.data_dir / name) for name in ("segments", "models", "logs")]
         seen: dict[str, _Seen] = {}
         self._unreadable_dirs: list[str] = []
         self._missing_roots: list[str] = []
@@ -205,7 +206,7 @@ class Indexer:
                     continue
                 for entry in entries:
                     path = entry.path
-                    if entry.name.startswith(".") or _under(path, data_dir) or any(_under(path, e) for e in excludes):
+                    if entry.name.startswith(".") or any(_under(path, e) for e in excludes + own):
                         continue
                     try:
                         st = entry.stat(follow_symlinks=False)
@@ -354,6 +355,8 @@ class Indexer:
                 if outcome.result is None:
                     if old is not None:
                         c.db.execute("DELETE FROM files WHERE id = ?", [old])
+                    if not os.path.exists(s.path):  # deleted while we worked: simply gone, not a failure
+                        continue
                     c.db.execute(
                         "INSERT OR REPLACE INTO failures(path, size, mtime, reason, skipped, failed_at) "
                         "VALUES (?, ?, ?, ?, ?, ?)",

@@ -34,7 +34,7 @@ STOPWORDS = frozenset(
     "their theirs them themselves then there these they this those through to too under until up very was we "
     "were what when where which while who whom why will with you your yours yourself yourselves".split()
 )
-RRF_K = 60
+SEMANTIC_WEIGHT, KEYWORD_WEIGHT, NAME_WEIGHT = 0.6, 0.4, 0.3
 
 
 class QueryError(ValueError):
@@ -152,11 +152,20 @@ def _fts_words(words: list[str], drop_stopwords: bool = True) -> list[str]:
     return out
 
 
+def _coverage(text: str, words: list[str], prefix_last: bool) -> float:
+    """Share of the query's words that occur in ``text``."""
+    if not words:
+        return 1.0
+    found = sum(1 for i, w in enumerate(words) if keyword_spans(text, [w], prefix_last and i == len(words) - 1))
+    return found / len(words)
+
+
 @dataclass
 class Hit:
     file_id: int
     passage_id: int
     score: float
+    weight: float = 1.0  # how much of the query this hit covers (keyword hits matching one word of five count less)
 
 
 @dataclass
@@ -264,12 +273,12 @@ class Searcher:
             f"""WITH hits AS (
                   SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
                   WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
-                SELECT p.file_id, p.id, MIN(h.score) AS best
+                SELECT p.file_id, p.id, MIN(h.score) AS best, p.text
                 FROM hits h JOIN passages p ON p.id = h.pid JOIN files f ON f.id = p.file_id
                 WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
             [match, inner, *params, limit],
         ).fetchall()
-        return [Hit(r[0], r[1], -float(r[2])) for r in rows]
+        return [Hit(r[0], r[1], -float(r[2]), _coverage(r[3], words, q.prefix_last)) for r in rows]
 
     def names(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
         words = _fts_words(q.words)
@@ -279,12 +288,12 @@ class Searcher:
         where, params = self._file_filter_sql(q)
         rows = c.db.execute(
             f"""SELECT f.id, bm25(names_fts) AS score,
-                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1)
+                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1), f.name
                 FROM names_fts JOIN files f ON f.id = names_fts.rowid
                 WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
             [match, *params, limit],
         ).fetchall()
-        return [Hit(r[0], r[2] or 0, -float(r[1])) for r in rows]
+        return [Hit(r[0], r[2] or 0, -float(r[1]), _coverage(r[3], words, True)) for r in rows]
 
     # --- semantic --------------------------------------------------------------------------------
     def semantic(self, c: Catalog, q: ParsedQuery, qv: QueryVectors, limit: int) -> list[Hit]:
@@ -322,8 +331,8 @@ class Searcher:
         rankings: list[tuple[float, list[Hit]]] = []
         pool = max(limit * 3, 30)
         if mode in ("hybrid", "keyword"):
-            rankings.append((1.0, self.keyword(c, q, pool)))
-            rankings.append((0.5, self.names(c, q, pool)))
+            rankings.append((KEYWORD_WEIGHT, self.keyword(c, q, pool)))
+            rankings.append((NAME_WEIGHT, self.names(c, q, pool)))
         if mode in ("hybrid", "semantic") and q.semantic_text.strip():
             encoder = None
             try:
@@ -336,7 +345,7 @@ class Searcher:
                 if should_stop and should_stop():
                     return SearchResponse(text, mode, 0.0, [], "cancelled")
                 qv = encoder.encode_query(q.semantic_text)
-                rankings.append((1.0, self.semantic(c, q, qv, pool)))
+                rankings.append((SEMANTIC_WEIGHT, self.semantic(c, q, qv, pool)))
         required, excluded = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
         fused = self._fuse(rankings, mode)
         results: list[SearchResult] = []
@@ -354,7 +363,9 @@ class Searcher:
 
     @staticmethod
     def _fuse(rankings: list[tuple[float, list[Hit]]], mode: str) -> list[tuple[int, tuple[float, Hit]]]:
-        """Hybrid: weighted reciprocal-rank fusion. Otherwise the rankings in order (content, then names)."""
+        """Hybrid: a convex mix of scores normalised by each list's best, keyword scores scaled by how
+        much of the query they cover. Unlike plain reciprocal-rank fusion this keeps the semantic
+        model's confidence gaps, and a file matching every query word still rises to the top."""
         fused: dict[int, list[Any]] = {}
         if mode != "hybrid":
             for _, hits in rankings:
@@ -362,11 +373,17 @@ class Searcher:
                     fused.setdefault(h.file_id, [h.score, h])
             return [(fid, (v[0], v[1])) for fid, v in fused.items()]
         for weight, hits in rankings:
-            for rank, h in enumerate(hits):
-                entry = fused.setdefault(h.file_id, [0.0, h, weight])
-                entry[0] += weight / (RRF_K + rank + 1)
-                if weight > entry[2]:  # show the passage of the strongest signal
-                    entry[1], entry[2] = h, weight
+            if not hits:
+                continue
+            top = max(h.score for h in hits)
+            low = min(0.0, min(h.score for h in hits))
+            span = (top - low) or 1.0
+            for h in hits:
+                value = weight * h.weight * (h.score - low) / span
+                entry = fused.setdefault(h.file_id, [0.0, h, 0.0])
+                entry[0] += value
+                if value > entry[2]:  # show the passage of the strongest signal
+                    entry[1], entry[2] = h, value
         return sorted(((fid, (v[0], v[1])) for fid, v in fused.items()), key=lambda kv: -kv[1][0])
 
     def _result(
