@@ -1,0 +1,60 @@
+"""The desktop window (PySide6): a thin layer over :class:`desktop_search.core.service.Service`.
+
+Qt is imported only here and below; ``desktop_search.core`` never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> int:
+    """Show the window at once; the model loads in the background. Returns the exit code."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from .theme import app_icon, apply_theme
+
+    QApplication.setApplicationName("Desktop Search")
+    QApplication.setOrganizationName("desktop-search")
+    QApplication.setDesktopFileName("desktop-search")
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    apply_theme(app)  # type: ignore[arg-type]
+
+    from desktop_search.core.catalog import CatalogError
+    from desktop_search.core.service import Service
+
+    from .tasks import init_dispatcher, to_main
+    from .window import MainWindow
+
+    init_dispatcher()
+    opts: dict[str, Any] = vars(args) if args is not None else {}
+    settings = QSettings("desktop-search", "desktop-search")
+    model = opts.get("model") or os.environ.get("DESKTOP_SEARCH_MODEL") or settings.value("model") or None
+    window_ref: list[Any] = []
+
+    def download_message(message: str) -> None:  # called from the model-loading thread
+        to_main(lambda: window_ref and window_ref[0].statusBar().showMessage(message, 15000))
+
+    try:
+        service = Service(opts.get("data_dir"), model=model, context_length=opts.get("context_length"),
+                          threads=opts.get("threads"), progress=download_message)
+    except CatalogError as exc:
+        QMessageBox.critical(None, "Desktop Search",
+                             f"{exc}\n\nRun `desktop-search doctor --repair` to rebuild the index.")
+        return 1
+    window = MainWindow(service, model_option=model, settings=settings)
+    window_ref.append(window)
+    window.show()
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        service.close()
+
+
+__all__ = ["run_app"]
