@@ -11,10 +11,13 @@ import sys
 from typing import Any
 
 
-def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> int:
-    """Show the window at once; the model loads in the background. Returns the exit code."""
+def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> tuple[Any, Any, Any]:
+    """Build the QApplication, the Service and the main window (shown, model not yet loaded).
+
+    Returns ``(app, service, window)``; raises ``CatalogError`` if the catalog cannot be opened.
+    """
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     from .theme import app_icon, apply_theme
 
@@ -25,7 +28,6 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
     app.setWindowIcon(app_icon())
     apply_theme(app)  # type: ignore[arg-type]
 
-    from desktop_search.core.catalog import CatalogError
     from desktop_search.core.service import Service
 
     from .tasks import init_dispatcher, to_main
@@ -40,16 +42,26 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
     def download_message(message: str) -> None:  # called from the model-loading thread
         to_main(lambda: window_ref and window_ref[0].statusBar().showMessage(message, 15000))
 
-    try:
-        service = Service(opts.get("data_dir"), model=model, context_length=opts.get("context_length"),
-                          threads=opts.get("threads"), progress=download_message)
-    except CatalogError as exc:
-        QMessageBox.critical(None, "Desktop Search",
-                             f"{exc}\n\nRun `desktop-search doctor --repair` to rebuild the index.")
-        return 1
+    service = Service(opts.get("data_dir"), model=model, context_length=opts.get("context_length"),
+                      threads=opts.get("threads"), progress=download_message)
     window = MainWindow(service, model_option=model, settings=settings)
     window_ref.append(window)
     window.show()
+    return app, service, window
+
+
+def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> int:
+    """Show the window at once; the model loads in the background. Returns the exit code."""
+    from desktop_search.core.catalog import CatalogError
+
+    try:
+        app, service, window = create_app(args, argv)
+    except CatalogError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Desktop Search",
+                             f"{exc}\n\nRun `desktop-search doctor --repair` to rebuild the index.")
+        return 1
     try:
         return int(app.exec())
     finally:
@@ -57,4 +69,4 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
         service.close()
 
 
-__all__ = ["run_app"]
+__all__ = ["create_app", "run_app"]

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .results import short_path
 from .tasks import run_task
 from .theme import app_icon
 
@@ -103,7 +104,7 @@ class WelcomePage(QWidget):
         body.setWordWrap(True)
         body.setTextFormat(Qt.TextFormat.RichText)
         body.setMaximumWidth(620)
-        self.start_btn = QPushButton(f"Index {documents}" if documents else "Choose a folder to index…")
+        self.start_btn = QPushButton(f"Index {short_path(documents)}" if documents else "Choose a folder to index…")
         self.start_btn.setDefault(True)
         self.start_btn.setAccessibleName("Index the Documents folder" if documents else "Choose a folder to index")
         self.start_btn.clicked.connect(self._start)
@@ -166,7 +167,7 @@ def describe_counts(row: dict[str, Any]) -> str:
         parts.append(f"{row['failed']:,} unreadable")
     if not row["exists"]:
         parts.append("folder missing")
-    return f"{row['path']}   —   {', '.join(parts)}"
+    return f"{short_path(row['path'])}   —   {', '.join(parts)}"
 
 
 class FoldersDialog(QDialog):

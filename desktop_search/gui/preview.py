@@ -233,8 +233,7 @@ class PreviewPane(QWidget):
         self._apply_selections()
         start, end = self.data.hits[i]
         cursor = QTextCursor(self.text.document())
-        cursor.setPosition(self._map(start))
-        cursor.setPosition(self._map(end), QTextCursor.MoveMode.KeepAnchor)
+        cursor.setPosition(self._map(start))  # no selection: the current hit's own colour must show
         self.text.setTextCursor(cursor)
         self.text.centerCursor()
         self._update_location()
@@ -282,7 +281,7 @@ class PreviewPane(QWidget):
         if not self.data:
             return None
         if self.text.viewport().rect().intersects(self.text.cursorRect()):
-            return self.page_at(self._map.back(self.text.textCursor().selectionStart()))
+            return self.page_at(self._map.back(self.text.textCursor().position()))
         top = self.text.cursorForPosition(QPoint(2, 2)).position()
         return self.page_at(self._map.back(top))
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QIcon, QPainter, QPalette, QTextDocument
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QIcon, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import QFileIconProvider, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -40,6 +40,14 @@ ROLE_NAMES = {
 }
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+def short_path(path: str) -> str:
+    """``~/Documents/x`` for paths in the home folder (the full path is in the tooltip)."""
+    home = os.path.expanduser("~").rstrip(os.sep)
+    if home and (path == home or path.startswith(home + os.sep)):
+        return "~" + path[len(home):]
+    return path
 
 
 def human_size(n: int) -> str:
@@ -227,7 +235,7 @@ class ResultDelegate(QStyledItemDelegate):
         bar_w = 48
         text_w = max(50, rect.right() - text_left - bar_w - self.PAD)
 
-        title_font = opt.font
+        title_font = QFont(opt.font)  # a copy: opt.font is shared with the snippet below
         title_font.setBold(True)
         painter.setFont(title_font)
         painter.setPen(fg)
@@ -236,7 +244,7 @@ class ResultDelegate(QStyledItemDelegate):
 
         painter.setFont(option.font)
         painter.setPen(dim)
-        meta = [index.data(FolderRole) or ""]
+        meta = [short_path(index.data(FolderRole) or "")]
         if index.data(PageRole):
             meta.append(f"page {index.data(PageRole)}")
         if index.data(DateRole):
