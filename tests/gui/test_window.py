@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -381,7 +382,26 @@ def _inside(w: QWidget, kinds: tuple[type, ...]) -> bool:
     return False
 
 
+CONTROL = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+last, out = time.monotonic(), []
+while time.monotonic() < end:
+    time.sleep(0.005)
+    now = time.monotonic()
+    if now - last > 0.03:
+        out.append(f"{last} {now}")
+    last = now
+print("\\n".join(out))
+"""
+
+
 def test_ui_never_stalls_while_indexing(qtbot: Any, make_service: Any, make_window: Any, tmp_path: Path) -> None:
+    """A 10 ms QTimer heartbeat on the UI thread while 200 files are indexed and searched.
+
+    A gap over 100 ms fails the test unless a control process (its own GIL) was starved at the same
+    moment: then the whole machine stalled (other jobs on a shared 2-core box), not the window.
+    """
     many = tmp_path / "many"
     many.mkdir()
     topics = ["gardening", "astronomy", "cooking", "finance", "travel", "music", "chemistry"]
@@ -390,19 +410,11 @@ def test_ui_never_stalls_while_indexing(qtbot: Any, make_service: Any, make_wind
         (many / f"note-{i:03d}.md").write_text(
             f"# Note {i} on {topic}\n\n" + f"Some thoughts about {topic}, number {i}. " * 30)
     window = make_window(make_service())
-    clock = QElapsedTimer()
-    clock.start()
-    gaps: list[int] = []
-    last = [clock.elapsed()]
-
-    def beat() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
+    control = subprocess.Popen([sys.executable, "-c", CONTROL, "30"], stdout=subprocess.PIPE, text=True)
+    beats: list[float] = []
     heartbeat = QTimer()
     heartbeat.setInterval(10)
-    heartbeat.timeout.connect(beat)
+    heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
     heartbeat.start()
     try:
         with qtbot.waitSignal(window.indexer.finished, timeout=60000) as blocker:
@@ -413,9 +425,18 @@ def test_ui_never_stalls_while_indexing(qtbot: Any, make_service: Any, make_wind
                 qtbot.wait(60)
     finally:
         heartbeat.stop()
+        control.terminate()
+    machine_stalls = [tuple(map(float, line.split())) for line in control.communicate()[0].split("\n") if line]
     assert blocker.args[0].new == 200
-    assert len(gaps) > 20
-    assert max(gaps) < 100, f"event loop stalled for {max(gaps)} ms"
+    assert len(beats) > 20
+    gaps = [(b - a, a, b) for a, b in zip(beats, beats[1:], strict=False)]
+    ours = [
+        round(g * 1000) for g, a, b in gaps if g > 0.1
+        and not any(min(b, e) - max(a, s) > g / 2 for s, e in machine_stalls)  # the machine was not starved
+    ]
+    print(f"heartbeat: {len(beats)} beats, longest gap {max(g for g, _, _ in gaps) * 1000:.0f} ms, "
+          f"machine stalls {len(machine_stalls)}")
+    assert not ours, f"event loop stalled for {ours} ms"
 
 
 def test_run_app_shows_the_window_then_quits(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
