@@ -254,8 +254,10 @@ class Indexer:
                 continue
             try:
                 digest = file_hash(path)
+            except FileNotFoundError:
+                continue  # vanished since the scan
             except OSError:
-                continue  # vanished or unreadable between scan and now: next run sees it
+                digest = ""  # unreadable: extraction records the reason in the failed list
             if row is not None and row["hash"] == digest:
                 touch.append((row["id"], s.mtime))
                 report.unchanged += 1
@@ -332,7 +334,7 @@ class Indexer:
                 if outcome.result is None:
                     if outcome.skipped:
                         report.skipped += 1
-                    else:
+                    elif os.path.exists(outcome.path):  # one deleted meanwhile is gone, not failed
                         report.failed += 1
                 if len(pending) >= 32:
                     flush()
@@ -490,7 +492,7 @@ class Indexer:
 
     # --- compaction ------------------------------------------------------------------------------
     def _flat_limit(self, dim: int) -> int:
-        return max(10_000, int(self.settings.flat_max_tokens * 64 / max(dim, 1)))
+        return max(1_000, int(self.settings.flat_max_tokens * 64 / max(dim, 1)))
 
     def _compact(self, final: bool) -> None:
         """Rewrite many flat segments (exact, fast to write, slow to search) as one PLAID segment."""

@@ -7,7 +7,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -90,12 +91,16 @@ class Service:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _exclusive(self) -> FileLock:
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
         try:
             self._lock.acquire(timeout=0.5)
         except LockTimeout as exc:
             raise Busy(f"another desktop-search process is updating {self.data_dir}") from exc
-        return self._lock
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _save_state(self) -> None:
         state = {
@@ -280,7 +285,7 @@ class Service:
         pending = int(c.scalar("SELECT COUNT(*) FROM files WHERE state = 'extracted'") or 0)
         if pending:
             problems.append(f"{pending} file(s) wait for encoding")
-        if repair and problems:
+        if repair:  # also after a rebuilt catalog, which has roots but no files yet
             with self._exclusive():
                 indexer = self.indexer(progress)
                 n = indexer.recover()
