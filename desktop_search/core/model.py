@@ -124,8 +124,8 @@ def model_key(location: ModelLocation) -> str:
     return f"{location.name}|{'|'.join(stat_bits)}"
 
 
-def load_colbert(location: ModelLocation, threads: int) -> Any:
-    """Load a PyLate ColBERT from a local folder with no network call."""
+def load_colbert(location: ModelLocation, threads: int, quantize: bool = False) -> Any:
+    """Load a PyLate ColBERT from a local folder with no network call (``quantize``: int8 if faithful)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -145,6 +145,11 @@ def load_colbert(location: ModelLocation, threads: int) -> Any:
     except Exception as exc:
         raise ModelUnavailable(f"could not load model from {location.path}: {type(exc).__name__}: {exc}"[:400]) from exc
     model.eval()
+    if quantize:
+        from .encoder import quantize_if_close
+
+        model, note = quantize_if_close(model)
+        model.desktop_search_quantize_note = note
     return model
 
 

@@ -246,6 +246,7 @@ class Service:
             **self.store.stats(),
             **self.model_description(),
             "context_length": self.settings.context_length,
+            "context_length_note": getattr(self._encoder, "context_note", None),  # encoder.context_length_note
             "threads": self.settings.effective_threads(),
         }
         return out
