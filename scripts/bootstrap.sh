@@ -1,0 +1,30 @@
+# Sourced by ./run-app and ./run-tests: a virtualenv in .venv with exactly the locked dependencies.
+# Needs only Python 3.11 and access to the package index; uv (pinned) is installed into .venv-tools.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+UV_VERSION="0.13.9"
+
+find_python() {
+    for candidate in "${PYTHON:-}" python3.11 python3 python; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 && \
+           "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    echo "error: Python 3.11 is needed (set PYTHON=/path/to/python3.11)" >&2
+    return 1
+}
+
+PY="$(find_python)"
+TOOLS="$ROOT/.venv-tools"
+if [ ! -x "$TOOLS/bin/uv" ] || [ "$("$TOOLS/bin/uv" --version 2>/dev/null | awk '{print $2}')" != "$UV_VERSION" ]; then
+    echo "setting up uv $UV_VERSION…" >&2
+    "$PY" -m venv "$TOOLS"
+    "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+export UV_PYTHON_DOWNLOADS=never
+export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
+# --frozen: install exactly uv.lock; the first run downloads ~3 GB (PyTorch), later runs take a second
+"$TOOLS/bin/uv" sync --frozen --python "$PY" --project "$ROOT" --quiet
