@@ -257,6 +257,54 @@ class Service:
         )
         return [{**r, "path": P.display(P.from_db(r["path"]))} for r in rows]
 
+    def retry_failed(self, paths: list[str] | None = None) -> int:
+        """Forget failures (all, or those of ``paths``) so the next index run reads those files again."""
+
+        def forget(c: Catalog) -> int:
+            with c.transaction():
+                if paths is None:
+                    return int(c.db.execute("DELETE FROM failures WHERE skipped = 0").rowcount)
+                return sum(
+                    int(c.db.execute("DELETE FROM failures WHERE path = ?", [P.to_db(p)]).rowcount) for p in paths
+                )
+
+        return self.writer.call(forget)
+
+    def save_settings(self, settings: Settings) -> None:
+        self.writer.call(lambda c: c.save_settings(settings))
+        self._save_state()
+
+    def folder_counts(self) -> list[dict[str, Any]]:
+        """Every watched folder with its indexed, waiting (keyword-only so far) and failed file counts."""
+        c = self.reader()
+        out = []
+        for root in self.roots():
+            prefix = P.to_db(root.rstrip(os.sep) + os.sep)
+            upper = prefix[:-1] + chr(ord(os.sep) + 1)  # every path under the folder sorts below this
+
+            def count(sql: str, prefix: str = prefix, upper: str = upper) -> int:
+                return int(c.scalar(sql + " AND path >= ? AND path < ?", [prefix, upper]) or 0)
+
+            out.append({
+                "path": root,
+                "indexed": count("SELECT COUNT(*) FROM files WHERE state = 'indexed'"),
+                "pending": count("SELECT COUNT(*) FROM files WHERE state = 'extracted'"),
+                "failed": count("SELECT COUNT(*) FROM failures WHERE skipped = 0"),
+                "exists": os.path.isdir(root),
+            })
+        return out
+
+    def document_text(self, file_id: int) -> tuple[str, list[int], dict[int, int]]:
+        """The indexed text of a file: (text, page start offsets, passage id → char offset)."""
+        rows = self.reader().query(
+            "SELECT id, char_start, page, text FROM passages WHERE file_id = ? ORDER BY seq", [file_id]
+        )
+        page_starts: list[int] = []
+        for r in rows:
+            while r["page"] is not None and len(page_starts) < r["page"]:
+                page_starts.append(r["char_start"])
+        return "".join(r["text"] for r in rows), page_starts, {r["id"]: r["char_start"] for r in rows}
+
     def extract(self, path: str) -> ExtractOutcome:
         return extract_file(path, self.settings)
 

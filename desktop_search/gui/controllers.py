@@ -124,16 +124,6 @@ class SearchController(QObject):
         self.pool.waitForDone(timeout_ms)
 
 
-def release_leaked_lock(service: Any) -> None:
-    """Work around a core bug: ``Service._exclusive()`` acquires the index lock and its caller's ``with``
-    acquires it again, so every index/remove leaves it held once more by the calling thread, and the next
-    call from another thread fails with Busy. Between jobs this thread holds no lock legitimately, so
-    let go of it fully. A no-op once the core is fixed (the lock is then not held here)."""
-    lock = getattr(service, "_lock", None)
-    if lock is not None and getattr(lock, "is_locked", False):
-        lock.release(force=True)
-
-
 class IndexController(QObject):
     """Runs indexing jobs one after another on one background thread, with pause and cancel.
 
@@ -238,13 +228,7 @@ class IndexController(QObject):
         if name == "index":
             self.started.emit()
 
-        def fn() -> Any:
-            try:
-                return job()
-            finally:
-                release_leaked_lock(self.service)
-
-        run_task(fn, on_done=lambda r: self._done(name, r), on_error=lambda e: self._error(name, e), pool=self.pool)
+        run_task(job, on_done=lambda r: self._done(name, r), on_error=lambda e: self._error(name, e), pool=self.pool)
 
     def _on_progress(self, p: Any) -> None:
         self.last_progress = p

@@ -136,27 +136,9 @@ class WelcomePage(QWidget):
             self.choose_folder.emit()
 
 
-def _count_under(c: Any, table: str, root: str, extra: str = "") -> int:
-    from desktop_search.core import paths as P
-
-    prefix = P.to_db(root.rstrip(os.sep) + os.sep)
-    upper = prefix[:-1] + chr(ord(os.sep) + 1)  # every path that starts with prefix sorts below this
-    return int(c.scalar(f"SELECT COUNT(*) FROM {table} WHERE path >= ? AND path < ? {extra}", [prefix, upper]) or 0)
-
-
 def folder_counts(service: Any) -> list[dict[str, Any]]:
     """Runs on a worker: every watched folder with its indexed, waiting and failed file counts."""
-    c = service.reader()
-    out = []
-    for root in service.roots():
-        out.append({
-            "path": root,
-            "indexed": _count_under(c, "files", root, "AND state = 'indexed'"),
-            "pending": _count_under(c, "files", root, "AND state = 'extracted'"),
-            "failed": _count_under(c, "failures", root, "AND skipped = 0"),
-            "exists": os.path.isdir(root),
-        })
-    return out
+    return service.folder_counts()
 
 
 def describe_counts(row: dict[str, Any]) -> str:

@@ -56,19 +56,10 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     text, page_starts, anchor, source = "", [], 0, "index"
     c = service.reader()
     file_id = result.file_id or c.scalar("SELECT id FROM files WHERE path = ?", [P.to_db(path)])
-    rows = c.query("SELECT id, text, page FROM passages WHERE file_id = ? ORDER BY seq", [file_id]) if file_id else []
-    if rows:
-        parts, offset, last_page = [], 0, None
-        for r in rows:
-            if r["id"] == result.passage_id:
-                anchor = offset
-            if r["page"] is not None and r["page"] != last_page:
-                while len(page_starts) < r["page"]:
-                    page_starts.append(offset)
-                last_page = r["page"]
-            parts.append(r["text"])
-            offset += len(r["text"])
-        text = "".join(parts)
+    indexed = service.document_text(file_id) if file_id else ("", [], {})
+    if indexed[0]:
+        text, page_starts, offsets = indexed
+        anchor = offsets.get(result.passage_id, 0)
     else:
         outcome = service.extract(path)
         if outcome.result is None:

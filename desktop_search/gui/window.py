@@ -620,16 +620,7 @@ class MainWindow(QMainWindow):
         self.indexer.start()  # the cancelled run (if any) picks up where it stopped
 
     def retry_failed(self, paths: list[str]) -> None:
-        from desktop_search.core import paths as P
-
-        def forget(c: Any) -> None:  # the indexer skips a failure until the file changes; forget it
-            with c.transaction():
-                for p in paths:
-                    c.db.execute("DELETE FROM failures WHERE path = ?", [P.to_db(p)])
-
-        retry = getattr(self.service, "retry_failed", None)
-        job = (lambda: retry(paths)) if retry else (lambda: self.service.writer.call(forget))
-        self.indexer.run_exclusive("retry", job, cancel_current=False)
+        self.indexer.run_exclusive("retry", lambda: self.service.retry_failed(paths), cancel_current=False)
         self.indexer.start()
 
     def save_settings(self, values: dict[str, Any]) -> None:
@@ -641,7 +632,7 @@ class MainWindow(QMainWindow):
         settings = self.service.settings
         settings.context_length = int(values["context_length"])
         settings.threads = int(values["threads"])
-        run_task(lambda: self.service.writer.call(lambda c: c.save_settings(settings)),
+        run_task(lambda: self.service.save_settings(settings),
                  on_done=lambda _: self.statusBar().showMessage("Settings saved; they apply at the next start", 5000),
                  on_error=lambda exc: self._warn("Could not save the settings", exc))
 

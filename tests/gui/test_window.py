@@ -24,14 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_search.gui import desktop
-from desktop_search.gui.controllers import release_leaked_lock
 from desktop_search.gui.results import HighlightsRole, PathRole, SnippetRole
 
 
 def indexed(make_service: Any, docs: Path) -> Any:
     service = make_service()
     service.index([str(docs)], encode=False)
-    release_leaked_lock(service)  # core bug, see release_leaked_lock: else the window's thread gets Busy
     return service
 
 
@@ -469,7 +467,6 @@ def test_hybrid_ranking_replaces_keyword_results_keeping_the_selection(
         qtbot: Any, make_service: Any, make_window: Any, docs: Path, tiny_model: Path) -> None:
     service = make_service(model=str(tiny_model))
     service.index([str(docs)], encode=True)
-    release_leaked_lock(service)
     window = make_window(service, load_model=True)
     qtbot.waitUntil(lambda: window.searcher.semantic_ready, timeout=60000)
     assert window.model_label.text() == "Meaning search ready"
