@@ -5,7 +5,6 @@ import json
 import shutil
 
 import pytest
-
 from corpus_manifest import CORPUS, load_rows, normalise
 
 pytestmark = pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists(), reason=f"corpus not found at {CORPUS}")
