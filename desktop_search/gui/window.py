@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_search.core.watcher import ChangeMonitor
+
 from . import desktop
 from .controllers import IndexController, ModelLoader, SearchController, SearchOutcome
 from .dialogs import FailedDialog, FoldersDialog, QueryHelpPopover, WelcomePage, folder_counts
@@ -103,6 +105,7 @@ class SearchField(QLineEdit):
 class MainWindow(QMainWindow):
     preview_shown = Signal(str)  # path
     status_refreshed = Signal(dict)
+    files_changed = Signal()  # from the change monitor's thread; delivered on the UI thread
 
     def __init__(self, service: Any, *, encode: bool = True, index_on_start: bool = True,
                  load_model: bool = True, model_option: str | None = None, settings: QSettings | None = None,
@@ -123,6 +126,9 @@ class MainWindow(QMainWindow):
         self.searcher = SearchController(service, self)
         self.indexer = IndexController(service, encode=encode, parent=self)
         self.model_loader = ModelLoader(service, self)
+        # watched folders: a burst of changes on disk becomes one incremental index run
+        self.monitor = ChangeMonitor(self.files_changed.emit, ignore=[str(service.data_dir)])
+        self.files_changed.connect(self.indexer.start)
         self._load_model = load_model
 
         self._build_search_bar()
@@ -384,6 +390,7 @@ class MainWindow(QMainWindow):
                 self._on_model_unavailable(status.get("model_error") or "invalid model")
             if self._index_on_start:
                 self.indexer.start()
+                self._watch_folders()
             self.focus_search()
         else:
             self._set_model_label("")
@@ -610,13 +617,18 @@ class MainWindow(QMainWindow):
             if self._load_model:
                 self.model_loader.load()
             self.indexer.start()
+            self._watch_folders()
             self.focus_search()
 
         run_task(lambda: self.service.add_roots(paths), on_done=added,
                  on_error=lambda exc: self._warn("Could not add the folder", exc))
 
+    def _watch_folders(self) -> None:
+        run_task(self.service.roots, on_done=lambda roots: self.monitor.start(roots))
+
     def remove_folder(self, path: str) -> None:
         self.indexer.run_exclusive("remove", lambda: self.service.remove([path]))
+        self._watch_folders()
         self.indexer.start()  # the cancelled run (if any) picks up where it stopped
 
     def retry_failed(self, paths: list[str]) -> None:
@@ -767,6 +779,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work (indexing stops at its next safe point)."""
+        self.monitor.stop()
         self.searcher.shutdown()
         self.indexer.shutdown()
         self._preview_pool.waitForDone(3000)

@@ -484,3 +484,16 @@ def test_hybrid_ranking_replaces_keyword_results_keeping_the_selection(
     window.searcher.refresh()
     qtbot.waitUntil(lambda: [o.mode for o in outcomes] == ["keyword", "hybrid"], timeout=20000)
     assert window.current_path() == chosen
+
+
+def test_changes_in_a_watched_folder_are_indexed(qtbot: Any, make_service: Any, make_window: Any,
+                                                 docs: Path) -> None:
+    window = make_window(make_service())
+    window.monitor._debounce_s = 0.2
+    with qtbot.waitSignal(window.indexer.finished, timeout=20000):
+        window.welcome.use_folder.emit(str(docs))
+    qtbot.waitUntil(lambda: window.monitor._observer is not None, timeout=5000)
+    with qtbot.waitSignal(window.indexer.finished, timeout=30000) as blocker:
+        (docs / "airship.txt").write_text("The zeppelin moored at the mast before dawn.")
+    assert blocker.args[0].new == 1
+    search(qtbot, window, "zeppelin")

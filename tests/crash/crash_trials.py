@@ -1,0 +1,171 @@
+"""Crash safety: kill -9 the indexer at random moments, then check that it recovers.
+
+Each trial starts ``desktop-search index`` on a folder of generated files in a fresh data dir,
+SIGKILLs it after a random delay, then checks that rerunning ``index`` finishes, ``doctor`` reports
+the index consistent and searches give the same ranking as a clean build. Half of the trials use a
+low flat-segment limit so that kills also land inside PLAID compaction.
+
+    python tests/crash/crash_trials.py --trials 20 --files 300 [--model DIR] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOPICS = [
+    "volcano magma eruption lava crust", "sourdough bread flour yeast oven", "football match goal penalty striker",
+    "invoice payment amount due bank", "jupiter planet moons gas giant", "vaccine immune antibodies infection",
+    "knitting wool scarf needles stitch", "python function loop variable", "train station platform ticket",
+    "tomato garden soil watering sun", "piano sonata chord melody", "mortgage interest rate loan",
+]
+QUERIES = ["magma eruption", "bread oven", "penalty goal", "planet moons", "garden watering tomatoes"]
+
+
+def make_corpus(folder: Path, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)].split()
+        words = [rng.choice(topic) if rng.random() < 0.3 else rng.choice(["the", "a", "of", "and", "note", "day",
+                 "report", "plan", "list", "item", "week", "idea"]) for _ in range(rng.randint(40, 900))]
+        (folder / f"doc-{i:04d}.txt").write_text(" ".join(words) + "\n")
+
+
+def cli(data: Path, model: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(model), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def set_flat_limit(data: Path, tokens: int | None) -> None:
+    if tokens is None:
+        return
+    from desktop_search.core.catalog import Catalog
+
+    data.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(data / "catalog.db")
+    settings = catalog.load_settings()
+    settings.flat_max_tokens = tokens
+    catalog.save_settings(settings)
+    catalog.close()
+
+
+def rankings(data: Path, model: Path) -> dict[str, list[tuple[str, float]]]:
+    from desktop_search.core.service import Service
+
+    with Service(data, model=str(model)) as service:
+        out = {}
+        for q in QUERIES:
+            response = service.search(q, limit=10, mode="hybrid", snippets=False)
+            out[q] = [(Path(r.path).name, round(r.score, 4)) for r in response.results]
+        return out
+
+
+def same_ranking(a: list[tuple[str, float]], b: list[tuple[str, float]], tol: float = 2e-3) -> bool:
+    """Equal, allowing only swaps between results whose scores tie within ``tol``."""
+    if len(a) != len(b):
+        return False
+    for (pa, sa), (pb, sb) in zip(a, b, strict=True):
+        if abs(sa - sb) > tol:
+            return False
+        if pa != pb and not any(p == pb and abs(s - sb) <= tol for p, s in a):
+            return False
+    return True
+
+
+def run(trials: int, files: int, model: Path | None, seed: int, work: Path) -> dict:
+    if model is None:
+        from desktop_search.testing.models import build_tiny
+
+        model = build_tiny(work / "tiny-model")
+    corpus = work / "corpus"
+    make_corpus(corpus, files, seed)
+    rng = random.Random(seed)
+    clean: dict[int | None, dict] = {}
+    timings: dict[int | None, float] = {}
+    limits = [None, 20_000]  # exact segments only / compaction to PLAID during the run
+    for limit in limits:
+        data = work / f"clean-{limit}"
+        set_flat_limit(data, limit)
+        t0 = time.monotonic()
+        done = cli(data, model, "index", str(corpus))
+        timings[limit] = time.monotonic() - t0
+        if done.returncode != 0:
+            raise SystemExit(f"clean build failed: {done.stderr}")
+        clean[limit] = rankings(data, model)
+    results = []
+    for trial in range(trials):
+        limit = limits[trial % len(limits)]
+        data = work / f"trial-{trial}"
+        set_flat_limit(data, limit)
+        delay = rng.uniform(0.3, timings[limit])
+        cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(model),
+               "index", str(corpus)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+        try:
+            proc.wait(timeout=delay)
+            killed = False
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            killed = True
+        phase = ""
+        if proc.stderr:
+            lines = [ln for ln in proc.stderr.read().splitlines() if ln.startswith("[")]
+            phase = lines[-1].split("]")[0].strip("[") if lines else "start"
+        rerun = cli(data, model, "index")
+        doctor = cli(data, model, "doctor")
+        ok_rank = rerun.returncode == 0 and same_ranking_all(clean[limit], rankings(data, model))
+        row = {
+            "trial": trial, "flat_limit": limit, "kill_after_s": round(delay, 2), "killed": killed,
+            "phase_at_kill": phase, "rerun_exit": rerun.returncode, "doctor_exit": doctor.returncode,
+            "doctor": doctor.stdout.strip().splitlines()[-1:] or doctor.stderr.strip().splitlines()[-1:],
+            "same_results": ok_rank,
+        }
+        row["ok"] = rerun.returncode == 0 and doctor.returncode == 0 and ok_rank
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    return {
+        "trials": trials, "files": files, "passed": sum(r["ok"] for r in results),
+        "killed": sum(r["killed"] for r in results), "clean_index_seconds": {str(k): round(v, 1)
+                                                                              for k, v in timings.items()},
+        "results": results,
+    }
+
+
+def same_ranking_all(a: dict, b: dict) -> bool:
+    return all(same_ranking(a[q], b[q]) for q in QUERIES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="write the report here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ds-crash-") as tmp:
+        report = run(args.trials, args.files, args.model, args.seed, Path(tmp))
+    summary = f"{report['passed']}/{report['trials']} trials recovered ({report['killed']} killed mid-run)"
+    print(summary)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0 if report["passed"] == report["trials"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+import threading
+from pathlib import Path
+
+from desktop_search.core.service import Service
+from desktop_search.core.watcher import ChangeMonitor, watch
+
+
+def test_watch_picks_up_new_and_deleted_files(tmp_path, topics):
+    reports = []
+    done_once = threading.Event()
+    changed = threading.Event()
+
+    def on_report(report):
+        reports.append(report)
+        (done_once if len(reports) == 1 else changed).set()
+
+    with Service(tmp_path / "data") as service:
+        service.add_roots([str(topics)])
+        stop = threading.Event()
+        thread = threading.Thread(target=watch, args=(service, stop),
+                                  kwargs={"debounce_s": 0.2, "on_report": on_report}, daemon=True)
+        service.settings.batch_files = 64
+        thread.start()
+        try:
+            assert done_once.wait(120)
+            assert reports[0].new == 10
+            (topics / "lighthouse.txt").write_text("The lighthouse keeper trims the lamp every evening.")
+            (topics / "bread.txt").unlink()
+            assert changed.wait(120)
+            while sum(r.new for r in reports[1:]) < 1 or sum(r.deleted for r in reports[1:]) < 1:
+                changed.clear()
+                assert changed.wait(120)
+        finally:
+            stop.set()
+            thread.join(60)
+        names = [Path(r.path).name for r in service.search("lighthouse keeper", mode="keyword").results]
+        assert names == ["lighthouse.txt"]
+        assert service.search("sourdough", mode="keyword").results == []
+
+
+def test_change_monitor_debounces_bursts(tmp_path):
+    calls = []
+    fired = threading.Event()
+    monitor = ChangeMonitor(lambda: (calls.append(1), fired.set()), debounce_s=0.3)
+    monitor.start([str(tmp_path)])
+    try:
+        for i in range(20):
+            (tmp_path / f"f{i}.txt").write_text("x")
+        assert fired.wait(30)
+    finally:
+        monitor.stop()
+    assert len(calls) == 1
