@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,9 +19,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
 
-from .config import Settings
+def _import_sqlite_utils():  # type: ignore[no-untyped-def]
+    """sqlite-utils imports pandas when it is installed (it is, via PyLate's deps): 1-5 s of start-up
+    for features we never use. Hide pandas during that one import; it stays importable for others."""
+    hidden = "pandas" not in sys.modules
+    if hidden:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils as module
+    finally:
+        if hidden:
+            del sys.modules["pandas"]
+    return module
+
+
+sqlite_utils = _import_sqlite_utils()
+
+from .config import Settings  # noqa: E402
 
 T = TypeVar("T")
 
