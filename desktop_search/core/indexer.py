@@ -7,7 +7,6 @@ segments. A crash at any instant leaves the last committed state; the next run r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_mod
 import time
@@ -25,7 +24,7 @@ from .config import Settings
 from .encoder import Encoder
 from .extract import ExtractLimits, ExtractOutcome, extract_many, is_candidate
 from .index import SegmentStore, write_segment
-from .index.segments import default_nbits
+from .index.segments import default_nbits, file_digest
 from .passages import split_passages
 
 
@@ -65,14 +64,6 @@ class _Seen:
     path: str
     size: int
     mtime: float
-
-
-def file_hash(path: str) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _under(path: str, root: str) -> bool:
@@ -253,7 +244,7 @@ class Indexer:
                 report.unchanged += 1
                 continue
             try:
-                digest = file_hash(path)
+                digest = file_digest(path)
             except FileNotFoundError:
                 continue  # vanished since the scan
             except OSError:

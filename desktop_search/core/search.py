@@ -226,18 +226,12 @@ class Searcher:
         for d in q.dirs:
             clauses.append("instr(lower(f.path), lower(?)) > 0")
             params.append(d)
-        if q.after is not None:
-            clauses.append("f.mtime >= ?")
-            params.append(q.after)
-        if q.before is not None:
-            clauses.append("f.mtime < ?")
-            params.append(q.before)
-        if q.min_size is not None:
-            clauses.append("f.size >= ?")
-            params.append(q.min_size)
-        if q.max_size is not None:
-            clauses.append("f.size <= ?")
-            params.append(q.max_size)
+        bounds = (("f.mtime >= ?", q.after), ("f.mtime < ?", q.before), ("f.size >= ?", q.min_size),
+                  ("f.size <= ?", q.max_size))
+        for clause, value in bounds:
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
         return (" AND ".join(clauses) or "1"), params
 
     def _phrase_files(self, c: Catalog, q: ParsedQuery) -> tuple[set[int] | None, set[int]]:

@@ -42,7 +42,8 @@ def _fsync_tree(path: Path) -> None:
             os.close(fd)
 
 
-def _checksum(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
+    """blake2b-128 of a file's bytes: segment checksums and the indexer's change detection."""
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -55,7 +56,7 @@ def _file_table(path: Path) -> dict[str, list[Any]]:
     table: dict[str, list[Any]] = {}
     for f in sorted(path.rglob("*")):
         if f.is_file() and f.name != MANIFEST and not f.name.endswith(".lock") and not f.name.startswith("merged"):
-            table[str(f.relative_to(path))] = [f.stat().st_size, _checksum(f)]
+            table[str(f.relative_to(path))] = [f.stat().st_size, file_digest(f)]
     return table
 
 
@@ -72,7 +73,7 @@ def verify_dir(path: Path, deep: bool = False) -> list[str]:
             problems.append(f"missing {rel}")
         elif f.stat().st_size != size:
             problems.append(f"{rel} has the wrong size")
-        elif deep and _checksum(f) != checksum:
+        elif deep and file_digest(f) != checksum:
             problems.append(f"{rel} is corrupt (checksum)")
     return problems
 
