@@ -75,9 +75,14 @@ def find_model(option: str | None, data_dir: Path) -> tuple[ModelLocation | None
 
 
 def download_model(
-    model_id: str, data_dir: Path, progress: Callable[[str], None] | None = None
+    model_id: str, data_dir: Path, progress: Callable[[str], None] | None = None,
+    on_bytes: Callable[[Any], None] | None = None, should_cancel: Callable[[], bool] | None = None,
 ) -> ModelLocation:
-    """First-run download into the data dir (resumable; visible progress bars on stderr)."""
+    """First-run download into the data dir (resumable; ``.complete`` is written only after success).
+
+    ``on_bytes`` gets a :class:`desktop_search.core.download.DownloadProgress` as bytes arrive;
+    ``should_cancel`` returning true raises :class:`desktop_search.core.download.DownloadCancelled`.
+    """
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ModelUnavailable(
             f"model {model_id} is not downloaded and HF_HUB_OFFLINE=1; pass --model FOLDER"
@@ -86,10 +91,17 @@ def download_model(
     target.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"downloading model {model_id} to {target}")
-    try:
-        from huggingface_hub import snapshot_download
+    from .download import DownloadCancelled, download_snapshot
 
-        snapshot_download(repo_id=model_id, local_dir=str(target))
+    try:
+        if on_bytes is None and should_cancel is None:  # the command line: the hub's own bars on stderr
+            from huggingface_hub import snapshot_download
+
+            snapshot_download(repo_id=model_id, local_dir=str(target))
+        else:
+            download_snapshot(model_id, target, on_bytes, should_cancel)
+    except DownloadCancelled:
+        raise
     except Exception as exc:
         raise ModelUnavailable(
             f"could not download model {model_id} ({type(exc).__name__}); keyword search still works"

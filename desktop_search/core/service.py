@@ -350,6 +350,28 @@ class Service:
             return {"consistent": True, "problems": problems, "repaired": repaired, **self.reader().counts()}
         return {"consistent": not problems, "problems": problems, "repaired": repaired, **c.counts()}
 
+    # --- model download (the window's first run) -------------------------------------------------
+    def download_model(
+        self, progress: Callable[[Any], None] | None = None, should_cancel: Callable[[], bool] | None = None
+    ) -> ModelLocation:
+        """Fetch the configured hub model now, whatever ``allow_download`` says, with byte progress.
+
+        ``progress`` gets a ``core.download.DownloadProgress``; ``should_cancel`` returning true raises
+        ``core.download.DownloadCancelled`` (the partial files are kept and resumed next time). After a
+        success the next ``encoder()`` call loads the model, even if an earlier call failed because it
+        was not downloaded yet.
+        """
+        from .model import download_model as fetch
+
+        location, model_id = find_model(self._model_option, self.data_dir)
+        if location is None:
+            location = fetch(model_id, self.data_dir, self._progress_message, on_bytes=progress,
+                             should_cancel=should_cancel)
+        with self._model_lock:
+            self._location = location
+            self._model_error = None
+        return location
+
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -70,3 +70,90 @@ def make_window(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     yield make
     for w in made:
         w.shutdown()
+
+
+class FakeHub:
+    """Stands in for ``huggingface_hub.snapshot_download`` (no network), the way hub 1.x drives tqdm.
+
+    Two byte bars (network bytes and bytes written) are made with ``tqdm_class``; each file is fetched on
+    a worker thread in chunks into ``<local_dir>/.cache/huggingface/download/<name>.incomplete`` and
+    resumed from there, then moved into place; the file list runs through ``thread_map(tqdm_class=...)``.
+    ``gate`` (if set) is waited on before each chunk, so a test can hold the download mid-way.
+    """
+
+    def __init__(self, files: dict[str, bytes], chunk: int = 1000):
+        import threading
+
+        self.files = files
+        self.chunk = chunk
+        self.fetched = 0  # bytes "received" over all calls
+        self.calls = 0
+        self.gate: threading.Event | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, repo_id: str, local_dir: str, tqdm_class: Any = None, **_: Any) -> str:
+        from tqdm.contrib.concurrent import thread_map
+
+        self.calls += 1
+        root = Path(local_dir)
+        partial_dir = root / ".cache" / "huggingface" / "download"
+        partial_dir.mkdir(parents=True, exist_ok=True)
+        transfer = tqdm_class(desc="Downloading bytes", total=0, initial=0, unit="B", unit_scale=True)
+        written = tqdm_class(desc="Reconstructing", total=0, initial=0, unit="B", unit_scale=True)
+        lock = self.lock
+
+        def fetch(name: str) -> str:
+            final = root / name
+            if final.exists():
+                return str(final)
+            data = self.files[name]
+            partial = partial_dir / (name + ".incomplete")
+            have = partial.stat().st_size if partial.exists() else 0
+            with lock:
+                written.total += len(data)
+                transfer.total += len(data)
+            if have:
+                written.update(have)
+            with open(partial, "ab") as out:
+                for start in range(have, len(data), self.chunk):
+                    if self.gate is not None:
+                        self.gate.wait(10)
+                    piece = data[start:start + self.chunk]
+                    with lock:
+                        self.fetched += len(piece)
+                    transfer.update(len(piece))
+                    out.write(piece)
+                    out.flush()
+                    written.update(len(piece))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, final)
+            return str(final)
+
+        thread_map(fetch, sorted(self.files), desc=f"Fetching {len(self.files)} files", max_workers=2,
+                   tqdm_class=tqdm_class)
+        return str(root)
+
+
+def model_files() -> dict[str, bytes]:
+    """What a model folder needs to pass ``validate_model_dir`` (not a loadable model)."""
+    import json
+
+    return {
+        "config.json": json.dumps({"model_type": "fake"}).encode(),
+        "modules.json": b"[]",
+        "tokenizer.json": b"{}" + b" " * 3000,
+        "model.safetensors": bytes(range(256)) * 120,  # 30 kB: 31 chunks
+    }
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    """The hub's snapshot_download replaced by a FakeHub serving a small model; downloads allowed."""
+    import huggingface_hub
+
+    hub = FakeHub(model_files())
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub)
+    # download_snapshot switches xet off for the process; put the flag back afterwards
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", huggingface_hub.constants.HF_HUB_DISABLE_XET)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return hub
