@@ -24,6 +24,9 @@ from typing import Any
 
 from tqdm.std import tqdm as _std_tqdm
 
+PROGRESS_INTERVAL_S = 0.1  # progress callbacks at most this often (plus one at the end)
+CHUNK_BYTES = 256 * 1024  # the hub reads 10 MB per chunk: cancel and progress would lag by 10 MB
+
 
 class DownloadCancelled(Exception):
     """The download was cancelled; what was fetched so far is kept for the next attempt."""
@@ -102,11 +105,14 @@ def reporting_tqdm(reporter: _Reporter) -> type:
             kwargs["mininterval"] = 3600.0
             reporter.check()
             super().__init__(*args, **kwargs)
+            with self._lock:  # hidden bars must not take screen positions from other tqdm bars in the process
+                self._instances.discard(self)
             with reporter.lock:
                 reporter.bars.append(self)
 
         def update(self, n: float | None = 1) -> bool | None:
-            reporter.check()
+            if self.unit == "B":  # bytes arrive on a download thread: stop it there (file counts: from callbacks)
+                reporter.check()
             result = super().update(n)
             reporter.changed()
             return result
@@ -119,13 +125,12 @@ def reporting_tqdm(reporter: _Reporter) -> type:
     return ReportingTqdm
 
 
-def _no_xet() -> None:
-    try:
-        from huggingface_hub import constants
+def _tune_hub() -> None:
+    """Plain HTTP (no xet) in small chunks, so progress is smooth and a cancel is honoured within 256 kB."""
+    from huggingface_hub import constants
 
-        constants.HF_HUB_DISABLE_XET = True
-    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
-        pass
+    constants.HF_HUB_DISABLE_XET = True
+    constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, CHUNK_BYTES)
 
 
 def download_snapshot(
@@ -135,23 +140,29 @@ def download_snapshot(
     should_cancel: Callable[[], bool] | None = None,
     *,
     snapshot_download: Callable[..., Any] | None = None,
-    min_interval_s: float = 0.1,
+    min_interval_s: float | None = None,
 ) -> Path:
     """Download every file of hub repo ``repo_id`` into ``target`` (resuming partial files).
 
-    ``progress`` is called (from download threads, at most every ``min_interval_s`` plus once at the
-    end) with a :class:`DownloadProgress`; ``should_cancel`` is polled on every chunk and makes the
-    call raise :class:`DownloadCancelled`. ``snapshot_download`` replaces the hub's function (tests).
+    ``progress`` is called (from download threads, at most every ``min_interval_s``, default
+    :data:`PROGRESS_INTERVAL_S`, plus once at the end) with a :class:`DownloadProgress`;
+    ``should_cancel`` is polled on every chunk and makes the call raise :class:`DownloadCancelled`.
+    ``snapshot_download`` replaces the hub's function (tests).
     """
     if snapshot_download is None:
-        _no_xet()
+        _tune_hub()
         from huggingface_hub import snapshot_download as hub_snapshot_download
 
         snapshot_download = hub_snapshot_download
     target.mkdir(parents=True, exist_ok=True)
-    reporter = _Reporter(progress, should_cancel, min_interval_s)
+    interval = PROGRESS_INTERVAL_S if min_interval_s is None else min_interval_s
+    reporter = _Reporter(progress, should_cancel, interval)
     reporter.check()
-    snapshot_download(repo_id=repo_id, local_dir=str(target), tqdm_class=reporting_tqdm(reporter))
+    try:
+        snapshot_download(repo_id=repo_id, local_dir=str(target), tqdm_class=reporting_tqdm(reporter))
+    finally:
+        for bar in reporter.bars:
+            bar.close()
     reporter.changed(force=True)  # every file is in place: a cancel that came too late changes nothing
     return target
 

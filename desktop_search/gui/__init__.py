@@ -42,8 +42,10 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
     def download_message(message: str) -> None:  # called from the model-loading thread
         to_main(lambda: window_ref and window_ref[0].statusBar().showMessage(message, 15000))
 
+    # allow_download=False: only the window's ModelLoader downloads (with a progress bar and Cancel);
+    # an index run that needs the model meanwhile goes on keyword-only instead of downloading silently
     service = Service(opts.get("data_dir"), model=model, context_length=opts.get("context_length"),
-                      threads=opts.get("threads"), progress=download_message)
+                      threads=opts.get("threads"), allow_download=False, progress=download_message)
     window = MainWindow(service, model_option=model, settings=settings)
     window_ref.append(window)
     window.show()

@@ -97,8 +97,9 @@ class WelcomePage(QWidget):
             "<p><b>What happens next:</b></p><ol>"
             "<li>The text of each file is read; keyword search works within seconds.</li>"
             "<li>A small language model (downloaded once, about 130 MB, unless you choose a local one in "
-            "Settings) encodes the text so you can search by meaning. This runs in the background and can be "
-            "paused.</li>"
+            "Settings) encodes the text so you can search by meaning. The download shows its progress at the "
+            "bottom of the window and can be cancelled and resumed later; keyword search works meanwhile. "
+            "Encoding runs in the background and can be paused.</li>"
             "<li>Files that cannot be read are listed with the reason, so nothing fails silently.</li></ol>"
         )
         body.setWordWrap(True)

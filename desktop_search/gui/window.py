@@ -81,6 +81,11 @@ def _duration(seconds: float) -> str:
     return f"{s} s"
 
 
+def _mb(n: int) -> str:
+    value = n / (1024 * 1024)
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 class SearchField(QLineEdit):
     """Arrows move through the results, Enter opens, Esc clears: the focus can stay in the field."""
 
@@ -159,6 +164,10 @@ class MainWindow(QMainWindow):
         self.model_loader.loading.connect(lambda m: self._set_model_label(m, busy=True))
         self.model_loader.ready.connect(self._on_model_ready)
         self.model_loader.unavailable.connect(self._on_model_unavailable)
+        self.model_loader.download_started.connect(self._on_download_started)
+        self.model_loader.download_progress.connect(self._on_download_progress)
+        self.model_loader.download_finished.connect(self._on_download_finished)
+        self.model_loader.download_cancelled.connect(self._on_download_cancelled)
 
         self.tray: QSystemTrayIcon | None = None
         if tray and QSystemTrayIcon.isSystemTrayAvailable():
@@ -308,6 +317,25 @@ class MainWindow(QMainWindow):
         self.failed_btn.hide()
         self.model_label = QLabel()
         self.model_label.setAccessibleName("Search model state")
+        # first run: the default model downloads here while keyword search already works
+        self.download_bar = QProgressBar()
+        self.download_bar.setAccessibleName("Model download progress")
+        self.download_bar.setMaximumWidth(200)
+        self.download_bar.setTextVisible(True)
+        self.download_bar.hide()
+        self.download_cancel_btn = QToolButton()
+        self.download_cancel_btn.setText("Cancel download")
+        self.download_cancel_btn.setAccessibleName("Cancel the model download")
+        self.download_cancel_btn.setToolTip("Stop downloading the search model; what was downloaded is kept and "
+                                            "the download resumes when you start it again")
+        self.download_cancel_btn.clicked.connect(self.model_loader.cancel_download)
+        self.download_cancel_btn.hide()
+        self.download_btn = QToolButton()
+        self.download_btn.setText("Download model")
+        self.download_btn.setAccessibleName("Download the search model")
+        self.download_btn.setToolTip("Download the search model (resumes a cancelled download)")
+        self.download_btn.clicked.connect(self.start_model_download)
+        self.download_btn.hide()
         bar.addWidget(self.status_label)
         bar.addWidget(self.progress)
         bar.addWidget(self.current_file, 1)
@@ -315,6 +343,9 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.cancel_btn)
         bar.addPermanentWidget(self.failed_btn)
         bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.download_bar)
+        bar.addPermanentWidget(self.download_cancel_btn)
+        bar.addPermanentWidget(self.download_btn)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -428,11 +459,61 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self) -> None:
         self._set_model_label("Meaning search ready")
+        self.model_label.setToolTip("")
         self.searcher.set_semantic_ready(True)
+        if self.model_loader.downloaded and self.indexer.encode:
+            self.indexer.start()  # encode what was indexed keyword-only while the model downloaded
 
     def _on_model_unavailable(self, reason: str) -> None:
         self._set_model_label("Keyword search only")
         self.model_label.setToolTip(f"Semantic search is unavailable: {reason}")
+        self._hide_download()
+        if reason.startswith("could not download"):  # a network problem: worth another try
+            self.download_btn.setText("Retry download")
+            self.download_btn.show()
+
+    # --- first-run model download ----------------------------------------------------------------
+    def start_model_download(self) -> None:
+        self.download_btn.hide()
+        self.model_loader.load()
+
+    def _hide_download(self) -> None:
+        self.download_bar.hide()
+        self.download_cancel_btn.hide()
+
+    def _on_download_started(self, model: str) -> None:
+        self.download_bar.setRange(0, 0)
+        self.download_bar.setFormat("")
+        self.download_bar.show()
+        self.download_cancel_btn.show()
+        self.download_btn.hide()
+        self._set_model_label("Downloading the search model…")
+        self.model_label.setToolTip(f"Downloading {model} once; keyword search works meanwhile, "
+                                    "search by meaning starts when it is done")
+
+    def _on_download_progress(self, p: Any) -> None:
+        if p.total_bytes:
+            self.download_bar.setRange(0, 1000)
+            self.download_bar.setValue(int(1000 * (p.fraction or 0)))
+            self.download_bar.setFormat(f"{_mb(p.done_bytes)} / {_mb(p.total_bytes)} MB")
+            self._set_model_label(f"Downloading the search model · {_mb(p.done_bytes)} of {_mb(p.total_bytes)} MB")
+        else:
+            self.download_bar.setRange(0, 0)
+            self._set_model_label(f"Downloading the search model · {_mb(p.done_bytes)} MB")
+
+    def _on_download_finished(self) -> None:
+        self._hide_download()
+        self._set_model_label("Loading the search model…")
+        self.statusBar().showMessage("Search model downloaded", 5000)
+
+    def _on_download_cancelled(self) -> None:
+        self._hide_download()
+        self.download_btn.setText("Download model")
+        self.download_btn.show()
+        self._set_model_label("Keyword search only")
+        self.model_label.setToolTip("The model download was cancelled. What was downloaded is kept; "
+                                    "“Download model” resumes it.")
+        self.statusBar().showMessage("Model download cancelled; keyword search still works", 8000)
 
     # --- searching -------------------------------------------------------------------------------
     def composed_query(self) -> str:
@@ -726,7 +807,10 @@ class MainWindow(QMainWindow):
         msg = (f"Index up to date ({report.new} new, {report.changed} changed, {report.deleted} removed"
                f"{f', {report.failed} unreadable' if report.failed else ''}) in {_duration(took)}")
         if not report.semantic and self.indexer.encode:
-            msg += " · meaning search unavailable, keyword search works"
+            if self.model_loader.state in ("downloading", "loading"):
+                msg += " · search by meaning follows once the model is ready"
+            else:
+                msg += " · meaning search unavailable, keyword search works"
         self.last_report = report
         self._index_ended(msg)
 

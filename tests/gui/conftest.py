@@ -78,7 +78,8 @@ class FakeHub:
     Two byte bars (network bytes and bytes written) are made with ``tqdm_class``; each file is fetched on
     a worker thread in chunks into ``<local_dir>/.cache/huggingface/download/<name>.incomplete`` and
     resumed from there, then moved into place; the file list runs through ``thread_map(tqdm_class=...)``.
-    ``gate`` (if set) is waited on before each chunk, so a test can hold the download mid-way.
+    Once ``hold_after`` bytes are fetched, each chunk first waits for ``gate`` (if set): a test can hold
+    the download mid-way.
     """
 
     def __init__(self, files: dict[str, bytes], chunk: int = 1000):
@@ -89,6 +90,7 @@ class FakeHub:
         self.fetched = 0  # bytes "received" over all calls
         self.calls = 0
         self.gate: threading.Event | None = None
+        self.hold_after = 0
         self.lock = threading.Lock()
 
     def __call__(self, repo_id: str, local_dir: str, tqdm_class: Any = None, **_: Any) -> str:
@@ -107,7 +109,7 @@ class FakeHub:
             if final.exists():
                 return str(final)
             data = self.files[name]
-            partial = partial_dir / (name + ".incomplete")
+            partial = partial_dir / (name.replace("/", "--") + ".incomplete")
             have = partial.stat().st_size if partial.exists() else 0
             with lock:
                 written.total += len(data)
@@ -116,7 +118,7 @@ class FakeHub:
                 written.update(have)
             with open(partial, "ab") as out:
                 for start in range(have, len(data), self.chunk):
-                    if self.gate is not None:
+                    if self.gate is not None and self.fetched >= self.hold_after:
                         self.gate.wait(10)
                     piece = data[start:start + self.chunk]
                     with lock:
@@ -132,6 +134,10 @@ class FakeHub:
         thread_map(fetch, sorted(self.files), desc=f"Fetching {len(self.files)} files", max_workers=2,
                    tqdm_class=tqdm_class)
         return str(root)
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def model_files() -> dict[str, bytes]:
@@ -153,7 +159,8 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> FakeHub:
 
     hub = FakeHub(model_files())
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub)
-    # download_snapshot switches xet off for the process; put the flag back afterwards
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", huggingface_hub.constants.HF_HUB_DISABLE_XET)
+    # download_snapshot tunes the hub for the process (no xet, small chunks); put that back afterwards
+    for name in ("HF_HUB_DISABLE_XET", "DOWNLOAD_CHUNK_SIZE"):
+        monkeypatch.setattr(huggingface_hub.constants, name, getattr(huggingface_hub.constants, name))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return hub

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,15 @@ def test_cancel_keeps_partial_files_and_the_next_call_resumes(fake_hub: Any, tmp
     partial = list((target / ".cache" / "huggingface" / "download").glob("*.incomplete"))
     assert partial and sum(p.stat().st_size for p in partial) > 0
     size = total_size(fake_hub)
-    assert fake_hub.fetched < size
+    first = fake_hub.fetched
+    assert first < size
 
     location = download_model(MODEL, tmp_path, on_bytes=seen.append, should_cancel=lambda: False)
     assert (target / ".complete").read_text() == MODEL
     assert find_model(MODEL, tmp_path)[0] == location
     assert all((target / name).read_bytes() == data for name, data in fake_hub.files.items())
-    # resumed, not restarted: over both calls at most the chunk in flight on each thread was fetched twice
-    assert fake_hub.calls == 2 and fake_hub.fetched <= size + 2 * fake_hub.chunk
+    # resumed, not restarted (that would fetch size + first): only the chunks in flight were fetched twice
+    assert fake_hub.calls == 2 and fake_hub.fetched <= size + 4 * fake_hub.chunk < size + first
     assert seen[-1].done_bytes == seen[-1].total_bytes  # (the second call counts the resumed bytes too)
 
 
@@ -82,3 +84,73 @@ def test_service_download_then_encoder_is_retried(fake_hub: Any, tmp_path: Path)
         assert service.model_description()["model_state"] == "ready"
         assert service.model_location() == location
         assert service._model_error is None
+
+
+# --- the window ------------------------------------------------------------------------------------
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def keyword_search(qtbot: Any, window: Any, text: str) -> None:
+    window.search.setFocus()
+    window.search.clear()
+    qtbot.keyClicks(window.search, text)
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0 and window.results_model.query.startswith(text),
+                    timeout=5000)
+    assert window.results_model.mode == "keyword"
+
+
+def test_first_run_download_with_progress_keyword_search_meanwhile(
+        qtbot: Any, make_service: Any, make_window: Any, docs: Path, tiny_model: Path, fake_hub: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.core import download
+
+    monkeypatch.setattr(download, "PROGRESS_INTERVAL_S", 0.0)  # every chunk reaches the window
+    fake_hub.files = folder_files(tiny_model)  # the hub serves the tiny model, so it really loads after
+    fake_hub.chunk = 16 * 1024
+    fake_hub.gate, fake_hub.hold_after = threading.Event(), 100_000
+    service = make_service(model="example/tiny-colbert")
+    service.index([str(docs)], encode=False)
+    window = make_window(service, load_model=True, encode=True)
+
+    qtbot.waitUntil(lambda: window.download_bar.isVisible() and window.download_bar.value() > 0, timeout=10000)
+    assert window.download_cancel_btn.isVisible() and not window.download_btn.isVisible()
+    assert "Downloading the search model" in window.model_label.text() and "MB" in window.model_label.text()
+    assert window.download_bar.format().endswith("MB")
+    keyword_search(qtbot, window, "magma")  # keyword search works while the model downloads
+    assert not window.searcher.semantic_ready
+
+    with qtbot.waitSignal(window.indexer.finished, timeout=60000) as blocker:  # then the files are encoded
+        fake_hub.gate.set()
+    assert blocker.args[0].semantic
+    assert window.searcher.semantic_ready and window.model_label.text() == "Meaning search ready"
+    assert window.download_bar.isHidden() and window.download_cancel_btn.isHidden()
+    assert (service.data_dir / "models" / "example--tiny-colbert" / ".complete").exists()
+    assert service.status()["pending"] == 0
+
+
+def test_cancel_the_download_then_resume_it(qtbot: Any, make_service: Any, make_window: Any, docs: Path,
+                                            fake_hub: Any) -> None:
+    fake_hub.gate, fake_hub.hold_after = threading.Event(), 5000
+    service = make_service(model=MODEL)
+    service.index([str(docs)], encode=False)
+    window = make_window(service, load_model=True)
+    qtbot.waitUntil(lambda: window.download_cancel_btn.isVisible(), timeout=10000)
+    with qtbot.waitSignal(window.model_loader.download_cancelled, timeout=10000):
+        window.download_cancel_btn.click()
+        fake_hub.gate.set()
+    target = service.data_dir / "models" / "example--fake-colbert"
+    assert not (target / ".complete").exists()
+    assert window.download_bar.isHidden() and window.download_cancel_btn.isHidden()
+    assert window.download_btn.isVisible() and window.download_btn.text() == "Download model"
+    assert window.model_label.text() == "Keyword search only"
+    keyword_search(qtbot, window, "sourdough")
+    first = fake_hub.fetched
+    assert 0 < first < total_size(fake_hub)
+
+    fake_hub.gate = None
+    with qtbot.waitSignal(window.model_loader.unavailable, timeout=30000):  # the fake files are no real model
+        window.download_btn.click()
+    assert (target / ".complete").exists()
+    assert fake_hub.fetched <= total_size(fake_hub) + 4 * fake_hub.chunk < total_size(fake_hub) + first  # resumed
+    assert window.download_btn.isHidden() and window.model_label.text() == "Keyword search only"
