@@ -5,7 +5,8 @@ Stock transformers materialises a (batch, 1, n, n) sliding-window mask for the l
 
 * local layers (|i - j| <= config.sliding_window, i.e. ±64 for local_attention=128) are computed
   in query blocks of ``BLOCK`` tokens against their ``BLOCK + 2w`` neighbouring keys, a few blocks
-  at a time, so memory is O(n·(BLOCK+2w)) and bounded per chunk;
+  at a time, so memory is O(n·(BLOCK+2w)) and bounded per chunk; windows of at most ``DENSE_MAX``
+  tokens use a small band mask with the fused kernel instead (faster there, ≤ 4 MB per sequence);
 * global layers go through ``scaled_dot_product_attention`` with no mask (the fused CPU flash
   kernel): the whole batch when it has no padding, one unpadded sequence at a time when it is
   right-padded, and with a (batch, 1, 1, n) key-padding mask only for any other padding.
@@ -26,6 +27,7 @@ from typing import Any
 
 ATTN_NAME = "desktop_search_blocked"
 BLOCK = 64  # query tokens per local-attention block (64 + 2·64 keys each)
+DENSE_MAX = 2048  # up to this many tokens the local layers use an n×n band mask (≤ 4 MB of bools)
 CHUNK_ELEMENTS = 1 << 22  # score elements per local-attention chunk (16 MB in fp32)
 
 _registered = False
@@ -55,6 +57,12 @@ def local_attention(query: Any, key: Any, value: Any, window: int, scaling: floa
     b, h, n, d = query.shape
     if n <= window + 1 and valid is None:  # every pair is within the window: plain fused attention
         return torch.nn.functional.scaled_dot_product_attention(query, key, value, scale=scaling)
+    if n <= DENSE_MAX:  # short windows: a small band mask and the fused kernel beat blocks
+        idx = torch.arange(n, device=query.device)
+        band = (idx[:, None] - idx[None, :]).abs() <= window
+        if valid is not None:  # padded keys masked; a padding query sees itself, so no row is empty
+            band = (band[None, None] & valid[:, None, None, :]) | torch.eye(n, dtype=torch.bool, device=band.device)
+        return torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=band, scale=scaling)
     block = max(1, min(block, n))
     nb = -(-n // block)
     n_pad = nb * block

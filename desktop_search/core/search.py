@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ class ParsedQuery:
                     or self.phrases or self.excluded)
 
 
+_TOKEN = re.compile(r'-?"[^"]*"?|[^\s"]+')
 _SIZE = re.compile(r"^([<>]=?)?(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
 
 
@@ -92,15 +92,25 @@ def _parse_date(value: str, end: bool) -> float:
 
 def parse_query(text: str) -> ParsedQuery:
     q = ParsedQuery(raw=text, prefix_last=bool(text) and not text[-1].isspace())
-    try:
-        tokens = shlex.split(text, posix=True)
-    except ValueError:  # an unclosed quote while typing: treat it as closed
-        tokens = shlex.split(text + '"', posix=True)
-    quoted = set(re.findall(r'"([^"]+)"?', text))
+    # only double quotes group words: apostrophes belong to words ("Alzheimer's"), and a quote left
+    # open while typing closes at the end
+    tokens, quoted = [], set()
+    for match in _TOKEN.finditer(text):
+        word = match.group(0)
+        if '"' in word:
+            negate = word.startswith("-")
+            inner = word.lstrip("-").strip('"').strip()
+            if not inner:
+                continue
+            word = ("-" if negate else "") + inner
+            quoted.add(inner)
+        tokens.append(word)
     for tok in tokens:
         low = tok.lower()
         if tok in quoted and " " in tok:
             q.phrases.append(tok)
+        elif tok.startswith("-") and tok[1:] in quoted:
+            q.excluded.append(tok[1:])
         elif low.startswith("ext:") and len(tok) > 4:
             q.exts.extend(e.lstrip(".").lower() for e in tok[4:].split(",") if e)
         elif low.startswith("dir:") and len(tok) > 4:
@@ -242,7 +252,7 @@ class Searcher:
                 "WHERE passages_fts MATCH ?", [_fts_term(phrase)])}
             required = ids if required is None else required & ids
         excluded: set[int] = set()
-        for word in _fts_words(q.excluded, drop_stopwords=False):
+        for word in q.excluded:  # quoted strings: FTS5 tokenizes inside them, so phrases stay phrases
             excluded |= {r[0] for r in c.db.execute(
                 "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
                 "WHERE passages_fts MATCH ?", [_fts_term(word)])}
@@ -259,7 +269,7 @@ class Searcher:
         if not parts:
             return []
         match = " AND ".join(parts)
-        for word in _fts_words(q.excluded, drop_stopwords=False):
+        for word in q.excluded:
             match += " NOT " + _fts_term(word)
         where, params = self._file_filter_sql(q)
         inner = limit * (40 if q.has_filters else 10)

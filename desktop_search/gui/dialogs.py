@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -154,18 +155,20 @@ def describe_counts(row: dict[str, Any]) -> str:
 
 
 class FoldersDialog(QDialog):
-    """Watched folders with counts, and the model / context length / threads settings."""
+    """Watched folders with counts, the model / context length / threads settings, and how the app behaves
+    (file size limit, pause on battery, start at login)."""
 
     add_requested = Signal(str)
     remove_requested = Signal(str)
     settings_saved = Signal(dict)
 
-    def __init__(self, service: Any, model_option: str | None, parent: QWidget | None = None):
+    def __init__(self, service: Any, model_option: str | None, parent: QWidget | None = None, *,
+                 pause_on_battery: bool = False, start_at_login: bool = False):
         super().__init__(parent)
         self.service = service
         self.setWindowTitle("Folders and settings")
         self.setAccessibleName("Folders and settings")
-        self.resize(720, 520)
+        self.resize(720, 640)
 
         self.folders = QListWidget()
         self.folders.setAccessibleName("Watched folders")
@@ -228,12 +231,33 @@ class FoldersDialog(QDialog):
         note.setEnabled(False)
         form.addRow(note)
 
+        self.max_file = QSpinBox()
+        self.max_file.setRange(1, 100_000)
+        self.max_file.setSuffix(" MB")
+        self.max_file.setAccessibleName("Largest file to index")
+        self.max_file.setToolTip("Larger files are listed as not read, with the reason")
+        self.max_file.setValue(max(1, service.settings.max_file_bytes // (1024 * 1024)))
+        self.pause_on_battery = QCheckBox("Pause indexing while the computer runs on battery")
+        self.pause_on_battery.setAccessibleName("Pause indexing on battery power")
+        self.pause_on_battery.setToolTip("Indexing resumes by itself on mains power (checked every 30 seconds)")
+        self.pause_on_battery.setChecked(pause_on_battery)
+        self.start_at_login = QCheckBox("Start Desktop Search when I log in")
+        self.start_at_login.setAccessibleName("Start at login")
+        self.start_at_login.setToolTip("Keeps the index up to date from the moment you log in")
+        self.start_at_login.setChecked(start_at_login)
+        behaviour = QGroupBox("Indexing")
+        bform = QFormLayout(behaviour)
+        bform.addRow("Skip files larger than:", self.max_file)
+        bform.addRow(self.pause_on_battery)
+        bform.addRow(self.start_at_login)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
         buttons.accepted.connect(self._save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(folder_box, 1)
         layout.addWidget(settings_box)
+        layout.addWidget(behaviour)
         layout.addWidget(buttons)
         self.loaded = False
         self.refresh()
@@ -280,7 +304,10 @@ class FoldersDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         model = self.model_path.text().strip() if self.local_model.isChecked() else ""
-        return {"model": model or None, "context_length": self.context.value(), "threads": self.threads.value()}
+        return {"model": model or None, "context_length": self.context.value(), "threads": self.threads.value(),
+                "max_file_bytes": self.max_file.value() * 1024 * 1024,
+                "pause_on_battery": self.pause_on_battery.isChecked(),
+                "start_at_login": self.start_at_login.isChecked()}
 
     def _save(self) -> None:
         self.settings_saved.emit(self.values())

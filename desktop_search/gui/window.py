@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 
 from desktop_search.core.watcher import ChangeMonitor
 
-from . import desktop
+from . import autostart, desktop
 from .controllers import IndexController, ModelLoader, SearchController, SearchOutcome
 from .dialogs import FailedDialog, FoldersDialog, QueryHelpPopover, WelcomePage, folder_counts
+from .power import BatteryGuard
 from .preview import PreviewData, PreviewPane, load_preview
 from .results import ResultDelegate, ResultsModel
 from .tasks import init_dispatcher, make_pool, run_task
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self._preview_token = 0
         self._status: dict[str, Any] = {}
         self._closing = False
+        self._told_about_tray = False
 
         self.searcher = SearchController(service, self)
         self.indexer = IndexController(service, encode=encode, parent=self)
@@ -161,6 +163,8 @@ class MainWindow(QMainWindow):
         self.indexer.failed.connect(self._on_index_failed)
         self.indexer.paused_changed.connect(self._on_paused)
         self.indexer.job_done.connect(lambda name, _: self.refresh_status())
+        self.battery = BatteryGuard(self.indexer, enabled=self.pause_on_battery_setting(), parent=self)
+        self.battery.changed.connect(self._on_battery_pause)
         self.model_loader.loading.connect(lambda m: self._set_model_label(m, busy=True))
         self.model_loader.ready.connect(self._on_model_ready)
         self.model_loader.unavailable.connect(self._on_model_unavailable)
@@ -389,10 +393,11 @@ class MainWindow(QMainWindow):
         self.tray = QSystemTrayIcon(app_icon(), self)
         self.tray.setToolTip("Desktop Search")
         menu = QMenu(self)
-        menu.addAction("Show", self.show_and_focus)
+        self.tray_search_action = menu.addAction("Search…", self.show_and_focus)
         menu.addAction("Pause / resume indexing", self.toggle_pause)
         menu.addSeparator()
-        menu.addAction("Quit", self.quit)
+        self.tray_quit_action = menu.addAction("Quit", self.quit)
+        self.tray_menu = menu
         self.tray.setContextMenu(menu)
         self.tray.activated.connect(lambda reason: self.show_and_focus()
                                     if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
@@ -722,15 +727,26 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue("model", model)
         else:
             self.qsettings.remove("model")
+        if "pause_on_battery" in values:
+            self.qsettings.setValue("pause_on_battery", bool(values["pause_on_battery"]))
+            self.battery.set_enabled(bool(values["pause_on_battery"]))
+        if "start_at_login" in values and bool(values["start_at_login"]) != autostart.is_enabled():
+            try:
+                autostart.set_enabled(bool(values["start_at_login"]), autostart.launch_command(self.service.data_dir))
+            except OSError as exc:
+                self._warn("Could not change the start at login setting", exc)
         settings = self.service.settings
         settings.context_length = int(values["context_length"])
         settings.threads = int(values["threads"])
+        if values.get("max_file_bytes"):
+            settings.max_file_bytes = int(values["max_file_bytes"])  # the next index run reads with it
         run_task(lambda: self.service.save_settings(settings),
                  on_done=lambda _: self.statusBar().showMessage("Settings saved; they apply at the next start", 5000),
                  on_error=lambda exc: self._warn("Could not save the settings", exc))
 
     def show_folders(self) -> FoldersDialog:
-        dialog = FoldersDialog(self.service, self.qsettings.value("model") or self.model_option, self)
+        dialog = FoldersDialog(self.service, self.qsettings.value("model") or self.model_option, self,
+                               pause_on_battery=self.pause_on_battery_setting(), start_at_login=autostart.is_enabled())
         dialog.add_requested.connect(lambda p: self.add_folders([p]))
         dialog.remove_requested.connect(self.remove_folder)
         dialog.settings_saved.connect(self.save_settings)
@@ -777,7 +793,7 @@ class MainWindow(QMainWindow):
         if p.eta_s is not None and p.eta_s > 1:
             text += f" · about {_duration(p.eta_s)} left"
         if self.indexer.paused:
-            text = "Paused · " + text
+            text = self._pause_prefix() + text
         self.status_label.setText(text)
         current = p.current or p.message or ""
         self.current_file.setText(self.current_file.fontMetrics().elidedText(
@@ -824,10 +840,21 @@ class MainWindow(QMainWindow):
     def _on_paused(self, paused: bool) -> None:
         self.pause_btn.setText("Resume" if paused else "Pause")
         self.pause_btn.setAccessibleName("Resume indexing" if paused else "Pause indexing")
+        text = self.status_label.text().removeprefix("Paused on battery · ").removeprefix("Paused · ")
+        self.status_label.setText((self._pause_prefix() if paused else "") + text)
+
+    def _pause_prefix(self) -> str:
+        return "Paused on battery · " if self.battery.paused_by_battery else "Paused · "
+
+    def pause_on_battery_setting(self) -> bool:
+        return bool(self.qsettings.value("pause_on_battery", False, type=bool))
+
+    def _on_battery_pause(self, paused: bool) -> None:
         if paused:
-            self.status_label.setText("Paused · " + self.status_label.text())
-        else:
-            self.status_label.setText(self.status_label.text().removeprefix("Paused · "))
+            self.statusBar().showMessage("On battery power: indexing is paused until the computer is plugged in",
+                                         8000)
+        elif not self.indexer.paused:
+            self.statusBar().showMessage("Indexing resumed", 4000)
 
     # --- misc ------------------------------------------------------------------------------------
     def _warn(self, title: str, exc: BaseException) -> None:
@@ -853,16 +880,28 @@ class MainWindow(QMainWindow):
     def quit(self) -> None:
         self._closing = True
         self.close()
+        if self.tray is not None:  # the window may have been hidden in the tray: end the event loop too
+            QApplication.quit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.tray is not None and self.tray.isVisible() and not self._closing:
+            # closing the window keeps the index current from the tray; Quit in its menu ends the app
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.tray.showMessage("Desktop Search", "Still keeping your index up to date here. "
+                                      "Choose Quit from this icon's menu to stop.",
+                                      QSystemTrayIcon.MessageIcon.Information, 5000)
+            return
         self.shutdown()
         super().closeEvent(event)
-        app = QApplication.instance()
-        if self.tray is not None and app is not None:
+        if self.tray is not None:
             self.tray.hide()
 
     def shutdown(self) -> None:
         """Stop background work (indexing stops at its next safe point)."""
+        self.battery.set_enabled(False)
         self.monitor.stop()
         self.searcher.shutdown()
         self.indexer.shutdown()

@@ -78,7 +78,7 @@ def test_padded_batches_equal_stock_on_real_tokens(ettin, left):
         assert float((stock[i][real] - new[i][real]).abs().max()) < 1e-4
 
 
-def test_local_attention_matches_a_dense_band():
+def test_local_attention_matches_a_dense_band(monkeypatch):
     q, k, v = (torch.randn(2, 3, 101, 8, generator=torch.Generator().manual_seed(s)) for s in range(3))
     w = 5
     idx = torch.arange(101)
@@ -87,6 +87,13 @@ def test_local_attention_matches_a_dense_band():
     for block in (1, 7, 64, 200):
         got = attention.local_attention(q, k, v, w, 8**-0.5, block=block)
         assert float((got - dense).abs().max()) < 1e-5
+    monkeypatch.setattr(attention, "DENSE_MAX", 0)  # blocks also for short windows, with padding
+    valid = torch.ones(2, 101, dtype=torch.bool)
+    valid[1, 60:] = False
+    got = attention.local_attention(q, k, v, w, 8**-0.5, valid=valid, block=16)
+    ref = torch.nn.functional.scaled_dot_product_attention(q[1:, :, :60], k[1:, :, :60], v[1:, :, :60],
+                                                           attn_mask=band[:60, :60])
+    assert float((got[1:, :, :60] - ref).abs().max()) < 1e-5 and not torch.isnan(got).any()
 
 
 def test_install_leaves_other_models_alone(standin_model):

@@ -48,3 +48,9 @@ def test_bad_filters_give_a_clear_error():
         parse_query("size:huge")
     with pytest.raises(QueryError, match="bad date"):
         parse_query("date:yesterday")
+
+
+def test_apostrophes_are_part_of_words_and_excluded_phrases_stay_phrases():
+    q = parse_query("Alzheimer's disease -\"side effects\"")
+    assert q.words == ["Alzheimer's", "disease"]
+    assert q.excluded == ["side effects"]
