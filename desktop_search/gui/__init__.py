@@ -48,6 +48,10 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
                       threads=opts.get("threads"), allow_download=False, progress=download_message)
     window = MainWindow(service, model_option=model, settings=settings)
     window_ref.append(window)
+    from .crash import CrashReporter
+
+    # an exception that escapes from here on is logged under <data dir>/logs/ and shown in a dialog
+    window.crash_reporter = CrashReporter(service.data_dir / "logs", parent=window).install()
     window.show()
     return app, service, window
 
@@ -67,6 +71,7 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
     try:
         return int(app.exec())
     finally:
+        window.crash_reporter.uninstall()
         window.shutdown()
         service.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -32,8 +33,8 @@ class _Dispatcher(QObject):
     def _run(self, fn: Callable[[], Any]) -> None:
         try:
             fn()
-        except Exception:  # a bug in a callback must not take the event loop down
-            log.exception("error in a UI callback")
+        except Exception:  # a bug in a callback must not take the event loop down: report it (crash.py)
+            sys.excepthook(*sys.exc_info())
 
 
 _dispatcher: _Dispatcher | None = None

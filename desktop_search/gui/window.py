@@ -771,7 +771,7 @@ class MainWindow(QMainWindow):
 
     def _on_index_started(self) -> None:
         self._index_started = time.monotonic()
-        self.status_label.setText("Indexing…")
+        self.status_label.setText((self._pause_prefix() if self.indexer.paused else "") + "Indexing…")
         self.progress.setRange(0, 0)
         self.progress.show()
         self.pause_btn.show()

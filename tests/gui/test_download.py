@@ -136,6 +136,7 @@ def test_cancel_the_download_then_resume_it(qtbot: Any, make_service: Any, make_
     service.index([str(docs)], encode=False)
     window = make_window(service, load_model=True)
     qtbot.waitUntil(lambda: window.download_cancel_btn.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: fake_hub.fetched >= fake_hub.hold_after, timeout=10000)  # held mid-way
     with qtbot.waitSignal(window.model_loader.download_cancelled, timeout=10000):
         window.download_cancel_btn.click()
         fake_hub.gate.set()
