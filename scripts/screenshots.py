@@ -4,7 +4,9 @@
 
 Needs ``xvfb-run`` (Debian: ``apt-get install -y xvfb``) unless a display is already set. Everything the
 app writes (index, settings, a fake home with a Documents folder) goes to a temporary folder.
-Saves: 01-first-run, 02-indexing, 03-results, 04-preview, 05-folders, 06-failed, 07-dark (PNG).
+Saves: 01-first-run, 02-indexing, 03-results, 04-preview, 05-folders, 06-failed, 07-dark, 08-download (PNG).
+08-download is staged: the status bar's download widgets are fed a DownloadProgress (the tour's model is
+local, nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -85,6 +87,16 @@ def steps(app: Any, window: Any, out: Path) -> Iterator[Callable[[], bool] | flo
     yield lambda: window.started
     yield 0.5
     shot("01-first-run")
+
+    from desktop_search.core.config import DEFAULT_MODEL
+    from desktop_search.core.download import DownloadProgress
+
+    window._on_download_started(DEFAULT_MODEL)  # staged: what the status bar shows while the model downloads
+    window._on_download_progress(DownloadProgress(58 * 2**20, 129 * 2**20))
+    yield 0.5
+    shot("08-download")
+    window._hide_download()
+    window._set_model_label("")
 
     encode_seen: list[Any] = []
     window.indexer.progress.connect(lambda p: encode_seen.append(p) if p.phase == "encode" and p.done else None)
