@@ -16,8 +16,9 @@ transformers' ``AttentionInterface`` (and sdpa's mask builder under the same nam
 ``AttentionMaskInterface``), switches the model's ``config._attn_implementation`` to it, and wraps the
 instance's ``forward`` so that a 2-D ``attention_mask`` becomes a per-layer-type dict of key-padding
 masks (``ModernBertModel.forward`` accepts such a dict as-is and then builds no mask of its own).
-Anything else -- a 4-D mask, training mode, an attention-weights request -- falls back to stock
-SDPA with the stock masks. Models that are not ModernBERT are left untouched.
+Anything else -- sequences of at most ``STOCK_MAX`` tokens (where stock is as fast and its masks
+are small), a 4-D mask, training mode, an attention-weights request -- falls back to stock SDPA with
+the stock masks. Models that are not ModernBERT are left untouched.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 ATTN_NAME = "desktop_search_blocked"
 BLOCK = 64  # query tokens per local-attention block (64 + 2·64 keys each)
+STOCK_MAX = 2048  # sequences up to this length take the stock path (its n×n masks are ≤ 4 MB per sequence)
 DENSE_MAX = 2048  # up to this many tokens the local layers use an n×n band mask (≤ 4 MB of bools)
 CHUNK_ELEMENTS = 1 << 22  # score elements per local-attention chunk (16 MB in fp32)
 
@@ -36,12 +38,13 @@ _registered = False
 class KeyPadding:
     """The mask handed to each layer by the wrapped forward: key validity, or None for no padding."""
 
-    __slots__ = ("valid", "bias4d", "lengths")
+    __slots__ = ("valid", "bias4d", "lengths", "cache")
 
     def __init__(self, valid: Any | None):
         self.valid = valid  # (batch, n) bool or None
         self.bias4d = None if valid is None else valid[:, None, None, :]  # SDPA bool mask: True = attend
         self.lengths: list[int] | None = None  # per sequence, when every row is right-padded
+        self.cache: dict[Any, Any] = {}  # band masks, shared by the local layers of one forward
         if valid is not None:
             lengths = valid.sum(dim=1)
             positions = valid.new_ones(valid.shape, dtype=lengths.dtype).cumsum(dim=1)
@@ -50,18 +53,22 @@ class KeyPadding:
 
 
 def local_attention(query: Any, key: Any, value: Any, window: int, scaling: float,
-                    valid: Any | None = None, block: int = BLOCK) -> Any:
+                    valid: Any | None = None, block: int = BLOCK, cache: dict[Any, Any] | None = None) -> Any:
     """Banded attention (|i - j| <= window) in blocks. q/k/v: (b, h, n, d); returns (b, h, n, d)."""
     import torch
 
     b, h, n, d = query.shape
     if n <= window + 1 and valid is None:  # every pair is within the window: plain fused attention
         return torch.nn.functional.scaled_dot_product_attention(query, key, value, scale=scaling)
+    cache = {} if cache is None else cache
     if n <= DENSE_MAX:  # short windows: a small band mask and the fused kernel beat blocks
-        idx = torch.arange(n, device=query.device)
-        band = (idx[:, None] - idx[None, :]).abs() <= window
-        if valid is not None:  # padded keys masked; a padding query sees itself, so no row is empty
-            band = (band[None, None] & valid[:, None, None, :]) | torch.eye(n, dtype=torch.bool, device=band.device)
+        band = cache.get(("dense", n, window))
+        if band is None:
+            idx = torch.arange(n, device=query.device)
+            band = (idx[:, None] - idx[None, :]).abs() <= window
+            if valid is not None:  # padded keys masked; a padding query sees itself, so no row is empty
+                band = (band[None, None] & valid[:, None, None, :]) | torch.eye(n, dtype=torch.bool, device=band.device)
+            cache[("dense", n, window)] = band
         return torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=band, scale=scaling)
     block = max(1, min(block, n))
     nb = -(-n // block)
@@ -72,11 +79,14 @@ def local_attention(query: Any, key: Any, value: Any, window: int, scaling: floa
     values = torch.nn.functional.pad(value, pad).unfold(2, span, block)  # (b, h, nb, d, span) view
     queries = torch.nn.functional.pad(query, (0, 0, 0, n_pad - n)).view(b, h, nb, block, d)
 
-    ok = torch.zeros(b, n_pad + 2 * window, dtype=torch.bool, device=query.device)
-    ok[:, window : window + n] = True if valid is None else valid
-    ok_blocks = ok.unfold(1, span, block)  # (b, nb, span)
-    rel = torch.arange(span, device=query.device)[None, :] - window - torch.arange(block, device=query.device)[:, None]
-    band = rel.abs() <= window  # (block, span)
+    key_ = ("blocks", n, window, block)
+    if key_ not in cache:
+        ok = torch.zeros(b, n_pad + 2 * window, dtype=torch.bool, device=query.device)
+        ok[:, window : window + n] = True if valid is None else valid
+        dev = query.device
+        rel = torch.arange(span, device=dev)[None, :] - window - torch.arange(block, device=dev)[:, None]
+        cache[key_] = ok.unfold(1, span, block), rel.abs() <= window  # (b, nb, span), (block, span)
+    ok_blocks, band = cache[key_]
 
     out = torch.empty(b, h, nb, block, d, dtype=query.dtype, device=query.device)
     step = max(1, CHUNK_ELEMENTS // max(1, b * h * block * span))
@@ -103,7 +113,8 @@ def blocked_attention_forward(module: Any, query: Any, key: Any, value: Any, att
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     sdpa = torch.nn.functional.scaled_dot_product_attention
     if getattr(module, "sliding_window", None) is not None:
-        out = local_attention(query, key, value, int(module.config.sliding_window), scale, attention_mask.valid)
+        out = local_attention(query, key, value, int(module.config.sliding_window), scale, attention_mask.valid,
+                              cache=attention_mask.cache)
     elif attention_mask.valid is None:
         out = sdpa(query, key, value, scale=scale)  # the fused kernel, no mask at all
     elif attention_mask.lengths is not None:  # right padding: each sequence unpadded, fused, no mask
@@ -152,8 +163,11 @@ def install(model: Any) -> bool:
     stock_forward = backbone.forward
 
     def forward(self: Any, input_ids: Any = None, attention_mask: Any = None, *args: Any, **kwargs: Any) -> Any:
+        source = input_ids if input_ids is not None else kwargs.get("inputs_embeds")
         if (
-            not self.training
+            source is not None
+            and source.shape[1] > STOCK_MAX  # short sequences: the stock masks are small and as fast
+            and not self.training
             and not kwargs.get("output_attentions")
             and (attention_mask is None or getattr(attention_mask, "dim", lambda: 0)() == 2)
         ):
