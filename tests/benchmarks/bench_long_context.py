@@ -192,6 +192,7 @@ def child_equality(model_dir: Path, lengths: list[int], threads: int) -> dict:
 
     from desktop_search.core import attention
 
+    attention.STOCK_MAX = 0  # compare the blocked path at every length (in the app ≤ 2k stays stock)
     model = _load(model_dir, threads)
     vocab = int(model[0].auto_model.config.vocab_size)
     out = {}
