@@ -162,12 +162,22 @@ def _fts_words(words: list[str], drop_stopwords: bool = True) -> list[str]:
     return out
 
 
-def _coverage(text: str, words: list[str], prefix_last: bool) -> float:
-    """Share of the query's words that occur in ``text``."""
+def _coverage_of(words: list[str], prefix_last: bool) -> Callable[[str], float]:
+    """A function giving the share of the query's words that occur in a text (patterns compiled once)."""
     if not words:
-        return 1.0
-    found = sum(1 for i, w in enumerate(words) if keyword_spans(text, [w], prefix_last and i == len(words) - 1))
-    return found / len(words)
+        return lambda text: 1.0
+    patterns = [
+        re.compile(r"(?<!\w)" + re.escape(w) + (r"" if prefix_last and i == len(words) - 1 else r"(?!\w)"),
+                   re.IGNORECASE)
+        for i, w in enumerate(words)
+    ]
+    lowered = [w.lower() for w in words]
+
+    def coverage(text: str) -> float:
+        low = text.lower()  # a plain substring test first: the regex only confirms word boundaries
+        return sum(1 for w, p in zip(lowered, patterns, strict=True) if w in low and p.search(text)) / len(patterns)
+
+    return coverage
 
 
 @dataclass
@@ -282,7 +292,8 @@ class Searcher:
                 WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
             [match, inner, *params, limit],
         ).fetchall()
-        return [Hit(r[0], r[1], -float(r[2]), _coverage(r[3], words, q.prefix_last)) for r in rows]
+        coverage = _coverage_of(words, q.prefix_last)
+        return [Hit(r[0], r[1], -float(r[2]), coverage(r[3])) for r in rows]
 
     def names(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
         words = _fts_words(q.words)
@@ -297,7 +308,8 @@ class Searcher:
                 WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
             [match, *params, limit],
         ).fetchall()
-        return [Hit(r[0], r[2] or 0, -float(r[1]), _coverage(r[3], words, True)) for r in rows]
+        coverage = _coverage_of(words, True)
+        return [Hit(r[0], r[2] or 0, -float(r[1]), coverage(r[3])) for r in rows]
 
     # --- semantic --------------------------------------------------------------------------------
     def semantic(self, c: Catalog, q: ParsedQuery, qv: QueryVectors, limit: int) -> list[Hit]:
