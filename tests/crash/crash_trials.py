@@ -40,7 +40,7 @@ def make_corpus(folder: Path, n: int, seed: int) -> None:
         (folder / f"doc-{i:04d}.txt").write_text(" ".join(words) + "\n")
 
 
-def cli(data: Path, model: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def cli(data: Path, model: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(model), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
 
