@@ -129,7 +129,7 @@ class Service:
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                model = load_colbert(location, self.settings.effective_threads())
+                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
                 self._encoder = Encoder(model, self.settings.context_length)
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
@@ -245,8 +245,9 @@ class Service:
             "vector_bytes": self.store.disk_bytes(),
             **self.store.stats(),
             **self.model_description(),
-            "context_length": self.settings.context_length,
-            "context_length_note": getattr(self._encoder, "context_note", None),  # encoder.context_length_note
+            # the length in force: the encoder may have cut the setting to fit the memory at hand
+            "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
+            "context_length_note": getattr(self._encoder, "context_note", None),
             "threads": self.settings.effective_threads(),
         }
         return out
