@@ -516,7 +516,11 @@ class Indexer:
                     items.append((int(seg.passage_ids[local]), vec.astype(np.float16), seg.spans(local)))
         if not items:
             return
-        items.sort(key=lambda t: t[0])
+        # order by content (path, passage), not by id: ids depend on the order extraction finished in,
+        # and k-means samples by position, so a rebuild after a crash gives the same segment
+        where = {pid: (path, seq) for pid, path, seq in self.reader.db.execute(
+            "SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.segment_id > 0")}
+        items.sort(key=lambda t: where.get(t[0], ("\uffff", t[0])))
         name = f"plaid-{uuid.uuid4().hex[:12]}"
         nbits = self.settings.plaid_nbits or default_nbits(dim)
         write_segment(self.store.root, name, "plaid", [i[0] for i in items], [i[1] for i in items],

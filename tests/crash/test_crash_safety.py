@@ -20,3 +20,6 @@ def test_same_ranking_tolerates_only_ties():
     assert crash_trials.same_ranking(a, [("x", 1.0), ("y", 0.5)])
     assert not crash_trials.same_ranking(a, [("y", 1.0), ("x", 0.5)])
     assert crash_trials.same_ranking([("x", 1.0), ("y", 1.0)], [("y", 1.0), ("x", 1.0)])
+    assert not crash_trials.same_ranking(a, [("x", 1.0), ("z", 0.5)])
+    assert crash_trials.same_ranking(a, [("x", 1.02), ("y", 0.49), ("z", 0.1)], tol=0.05, head=1)
+    assert not crash_trials.same_ranking(a, [("z", 1.0), ("x", 0.5)], tol=0.05, head=1)
