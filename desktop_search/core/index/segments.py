@@ -135,7 +135,9 @@ def _build_plaid(path: Path, vectors: Sequence[np.ndarray], nbits: int) -> None:
     index = fp_search.FastPlaid(index=str(path), device="cpu")
     tensors = [torch.from_numpy(np.ascontiguousarray(v, dtype=np.float16)) for v in vectors]
     # start_from_scratch=0: never keep a raw copy of the vectors (we never use fast-plaid's update)
-    index.create(documents_embeddings=tensors, nbits=nbits, start_from_scratch=0, kmeans_niters=4)
+    with torch.random.fork_rng():  # fast-plaid samples k-means points with the global RNG: same input, same index
+        torch.manual_seed(0)
+        index.create(documents_embeddings=tensors, nbits=nbits, start_from_scratch=0, kmeans_niters=4)
     index.close()
     for copy in path.glob("merged_*"):  # load-time copies for fast-plaid's own search, which we do not use
         copy.unlink()
