@@ -34,6 +34,7 @@ STOPWORDS = frozenset(
     "were what when where which while who whom why will with you your yours yourself yourselves".split()
 )
 SEMANTIC_WEIGHT, KEYWORD_WEIGHT, NAME_WEIGHT = 0.6, 0.4, 0.3
+SEMANTIC_HIGHLIGHTS = 10  # results that also get the words matched by meaning (the rest: literal words)
 
 
 class QueryError(ValueError):
@@ -368,7 +369,8 @@ class Searcher:
         for fid, (score, hit) in fused:
             if fid in excluded or (required is not None and fid not in required):
                 continue
-            result = self._result(c, fid, hit, score, q, qv, snippets)
+            # which words matched by meaning costs a decompression per passage: done for the first page
+            result = self._result(c, fid, hit, score, q, qv, snippets, len(results) < SEMANTIC_HIGHLIGHTS)
             if result is None:
                 continue
             results.append(result)
@@ -404,7 +406,7 @@ class Searcher:
 
     def _result(
         self, c: Catalog, file_id: int, hit: Hit, score: float, q: ParsedQuery, qv: QueryVectors | None,
-        snippets: bool,
+        snippets: bool, semantic_highlights: bool = True,
     ) -> SearchResult | None:
         row = c.db.execute(
             "SELECT path, title, size, mtime, ext FROM files WHERE id = ?", [file_id]
@@ -428,20 +430,20 @@ class Searcher:
             return result
         words = _fts_words(q.words) + q.phrases
         spans = keyword_spans(text, words, prefix_last=q.prefix_last)
-        if qv is not None and prow[2]:
+        if qv is not None and prow[2] and semantic_highlights:
             got = self.store.passage_vectors(prow[2], prow[3])
             if got is not None:
                 vectors, token_spans = got
                 content = [
                     (s, e) if q.semantic_text[s:e].lower() not in STOPWORDS else (0, 0) for s, e in qv.spans
                 ]
-                spans += semantic_spans(qv.vectors, content, np.asarray(vectors, np.float32), token_spans, text,
-                                        ignore=STOPWORDS)
-                for qi, (s, e) in enumerate(qv.spans):
-                    if e > s and qi < len(qv.vectors):
-                        sims = qv.vectors[qi] @ np.asarray(vectors, np.float32).T
-                        if len(sims):
-                            ds, de = token_spans[int(sims.argmax())]
+                doc = np.asarray(vectors, np.float32)
+                spans += semantic_spans(qv.vectors, content, doc, token_spans, text, ignore=STOPWORDS)
+                if len(doc):
+                    best = (qv.vectors @ doc.T).argmax(axis=1)  # the doc token each query token matched
+                    for qi, (s, e) in enumerate(qv.spans[: len(best)]):
+                        if e > s:
+                            ds, de = token_spans[int(best[qi])]
                             result.matched[q.semantic_text[s:e]] = text[int(ds) : int(de)]
         result.snippet, result.highlights = snippet(text, spans)
         return result
