@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,18 +113,22 @@ def run(trials: int, files: int, model: Path | None, seed: int, work: Path) -> d
     for trial in range(trials):
         limit = limits[trial % len(limits)]
         data = work / f"trial-{trial}"
-        set_flat_limit(data, limit)
-        delay = rng.uniform(0.3, 0.9 * timings[limit])
-        cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(model),
-               "index", str(corpus)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
-        try:
-            proc.wait(timeout=delay)
-            killed = False
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            killed = True
+        delay = rng.uniform(0.3, 0.7 * timings[limit])
+        for _attempt in range(5):  # a run that finished before the kill is retried with a shorter delay
+            shutil.rmtree(data, ignore_errors=True)
+            set_flat_limit(data, limit)
+            cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(model),
+                   "index", str(corpus)]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+            try:
+                proc.wait(timeout=delay)
+                killed = False
+                delay /= 2
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                killed = True
+                break
         phase = ""
         if proc.stderr:
             lines = [ln for ln in proc.stderr.read().splitlines() if ln.startswith("[")]
