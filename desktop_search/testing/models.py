@@ -28,10 +28,29 @@ Knitting a scarf takes patience, wool and two needles. Quantum computers use qub
 """
 
 
-def build_tiny(target: Path, seed: int = 0, extra_text: list[str] | None = None) -> Path:
-    """Write a tiny random ModernBERT ColBERT (PyLate layout) to ``target``; returns it."""
+# The ModernBERT backbone of mxbai-edge-colbert-v0-32m (Ettin-32M), for random-weight stand-ins of it.
+ETTIN_32M = dict(
+    vocab_size=50368, hidden_size=384, intermediate_size=576, num_hidden_layers=10, num_attention_heads=6,
+    max_position_embeddings=32768, local_attention=128, global_attn_every_n_layers=3,
+    global_rope_theta=160000.0, local_rope_theta=10000.0,
+)
+TINY = dict(
+    hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, max_position_embeddings=8192,
+    local_attention=16, global_attn_every_n_layers=3, global_rope_theta=160000.0, local_rope_theta=10000.0,
+)
+
+
+def build_modernbert_colbert(
+    target: Path, shape: dict, corpus: list[str], embedding_size: int, query_length: int,
+    vocab_size: int = 800, seed: int = 0,
+) -> Path:
+    """A randomly initialised ModernBERT ColBERT of ``shape`` (PyLate layout) with a WordPiece tokenizer
+    trained in-process on ``corpus``; written to ``target``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import shutil
+
     import torch
+    from pylate import models as pylate_models
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast
 
@@ -43,37 +62,36 @@ def build_tiny(target: Path, seed: int = 0, extra_text: list[str] | None = None)
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials, min_frequency=1)
-    corpus = _SEED_TEXT.strip().splitlines() + list(extra_text or [])
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=1)
     tok.train_from_iterator(corpus, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
+    max_length = int(shape["max_position_embeddings"])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=8192,
+        mask_token="[MASK]", model_max_length=max_length,
     )
     config = ModernBertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=3,
-        num_attention_heads=4, max_position_embeddings=8192, local_attention=16, global_attn_every_n_layers=3,
-        pad_token_id=fast.pad_token_id, cls_token_id=cls_id, sep_token_id=sep_id, bos_token_id=cls_id,
-        eos_token_id=sep_id, global_rope_theta=160000.0, local_rope_theta=10000.0,
+        **{"vocab_size": tok.get_vocab_size(), **shape}, pad_token_id=fast.pad_token_id, cls_token_id=cls_id,
+        sep_token_id=sep_id, bos_token_id=cls_id, eos_token_id=sep_id,
     )
     ModernBertModel(config).save_pretrained(base)
     fast.save_pretrained(base)
-
-    from pylate import models as pylate_models
-
     colbert = pylate_models.ColBERT(
-        model_name_or_path=str(base), device="cpu", embedding_size=32, query_prefix="[Q] ",
-        document_prefix="[D] ", query_length=48, document_length=8192,
+        model_name_or_path=str(base), device="cpu", embedding_size=embedding_size, query_prefix="[Q] ",
+        document_prefix="[D] ", query_length=query_length, document_length=max_length,
     )
     colbert.save(str(target))
-    import shutil
-
     shutil.rmtree(base)
     return target
+
+
+def build_tiny(target: Path, seed: int = 0, extra_text: list[str] | None = None) -> Path:
+    """Write a tiny random ModernBERT ColBERT (PyLate layout) to ``target``; returns it."""
+    corpus = _SEED_TEXT.strip().splitlines() + list(extra_text or [])
+    return build_modernbert_colbert(target, TINY, corpus, embedding_size=32, query_length=48, seed=seed)
 
 
 def build_standin(target: Path) -> Path:

@@ -38,11 +38,7 @@ RESULTS = ROOT / "tests" / "benchmarks" / "results"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ETTIN_32M = dict(
-    vocab_size=50368, hidden_size=384, intermediate_size=576, num_hidden_layers=10, num_attention_heads=6,
-    max_position_embeddings=32768, local_attention=128, global_attn_every_n_layers=3,
-    global_rope_theta=160000.0, local_rope_theta=10000.0,
-)
+from desktop_search.testing.models import ETTIN_32M, build_modernbert_colbert  # noqa: E402
 
 _SYLLABLES = [a + b for a in "bcdfgklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en", "is", "ol")]
 
@@ -66,44 +62,10 @@ def build_ettin_like(target: Path, seed: int = 0) -> Path:
     """A random-weight ColBERT with the Ettin-32M shape (PyLate layout) at ``target``."""
     if (target / "modules.json").exists():
         return target
-    import torch
-    from pylate import models as pylate_models
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast
-
-    torch.manual_seed(seed)
-    base = target / "_base"
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[Q] ", "[D] "]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
     rng = random.Random(seed)
     corpus = [text_of(rng, 200) for _ in range(200)]
-    tok.train_from_iterator(corpus, trainer=trainers.WordPieceTrainer(vocab_size=4000, special_tokens=specials))
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=32768,
-    )
-    config = ModernBertConfig(
-        **ETTIN_32M, pad_token_id=fast.pad_token_id, cls_token_id=cls_id, sep_token_id=sep_id,
-        bos_token_id=cls_id, eos_token_id=sep_id,
-    )
-    ModernBertModel(config).save_pretrained(base)
-    fast.save_pretrained(base)
-    colbert = pylate_models.ColBERT(
-        model_name_or_path=str(base), device="cpu", embedding_size=64, query_prefix="[Q] ",
-        document_prefix="[D] ", query_length=32, document_length=32768,
-    )
-    colbert.save(str(target))
-    import shutil
-
-    shutil.rmtree(base)
-    return target
+    return build_modernbert_colbert(target, ETTIN_32M, corpus, embedding_size=64, query_length=32, vocab_size=4000,
+                                    seed=seed)
 
 
 def _load(model_dir: Path, threads: int):

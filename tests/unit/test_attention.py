@@ -9,12 +9,7 @@ import torch
 from desktop_search.core import attention
 from desktop_search.core.encoder import Encoder, fit_context_length, lower_priority, quantize_if_close
 from desktop_search.core.model import ModelLocation, load_colbert
-
-ETTIN_32M = dict(
-    vocab_size=50368, hidden_size=384, intermediate_size=576, num_hidden_layers=10, num_attention_heads=6,
-    max_position_embeddings=32768, local_attention=128, global_attn_every_n_layers=3,
-    global_rope_theta=160000.0, local_rope_theta=10000.0,
-)
+from desktop_search.testing.models import ETTIN_32M
 
 
 @pytest.fixture(scope="module")
