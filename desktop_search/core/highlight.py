@@ -3,6 +3,7 @@ gave each query token its MaxSim. Spans are char offsets; :func:`snippet` cuts a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -12,14 +13,19 @@ _WORD = re.compile(r"\w", re.UNICODE)
 
 
 def keyword_spans(text: str, terms: Sequence[str], prefix_last: bool = False) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for i, term in enumerate(terms):
-        if not term:
-            continue
-        tail = r"\w*" if prefix_last and i == len(terms) - 1 else ""
-        pattern = re.compile(r"(?<!\w)" + re.escape(term) + tail + r"(?!\w)", re.IGNORECASE)
-        spans.extend((m.start(), m.end()) for m in pattern.finditer(text))
-    return spans
+    pattern = _terms_pattern(tuple(terms), prefix_last)
+    return [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern is not None else []
+
+
+@functools.lru_cache(maxsize=64)
+def _terms_pattern(terms: tuple[str, ...], prefix_last: bool) -> re.Pattern[str] | None:
+    """One alternation for all terms (a single pass over each text), longest first so a phrase wins
+    over a word inside it; the last term also matches as a prefix while it is being typed."""
+    parts = [re.escape(t) + (r"\w*" if prefix_last and i == len(terms) - 1 else "") for i, t in enumerate(terms) if t]
+    if not parts:
+        return None
+    parts.sort(key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
 def semantic_spans(

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,46 +338,69 @@ class Searcher:
         self, text: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
         should_stop: Callable[[], bool] | None = None,
     ) -> SearchResponse:
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        for response in self.stages(text, limit, (mode,), snippets, should_stop):
+            return response
+        return SearchResponse(text, mode, 0.0, [], "cancelled")
+
+    def stages(
+        self, text: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"), snippets: bool = True,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[SearchResponse]:
+        """One response per mode, in order, sharing the work they have in common: the window shows the
+        keyword ranking at once and replaces it with the hybrid one. Stops early, yielding nothing more,
+        once ``should_stop()`` is true. (Encoding the query on a second thread during the keyword stage
+        was measured slower for both: 2x on each, from GIL hand-offs between SQLite and PyLate.)"""
+        for mode in modes:
+            if mode not in MODES:
+                raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
         started = time.perf_counter()
         q = parse_query(text)
         c = self._catalog()
-        notice = None
-        qv: QueryVectors | None = None
-        rankings: list[tuple[float, list[Hit]]] = []
         pool = max(limit * 3, 30)
-        if mode in ("hybrid", "keyword"):
-            rankings.append((KEYWORD_WEIGHT, self.keyword(c, q, pool)))
-            rankings.append((NAME_WEIGHT, self.names(c, q, pool)))
-        if mode in ("hybrid", "semantic") and q.semantic_text.strip():
-            encoder = None
-            try:
-                encoder = self._encoder()
-            except Exception as exc:  # no model: keyword results still come back
-                notice = f"semantic search unavailable: {exc}"
-            if encoder is None and notice is None:
-                notice = "semantic search unavailable: no model"
-            if encoder is not None:
-                if should_stop and should_stop():
-                    return SearchResponse(text, mode, 0.0, [], "cancelled")
-                qv = encoder.encode_query(q.semantic_text)
-                rankings.append((SEMANTIC_WEIGHT, self.semantic(c, q, qv, pool)))
-        required, excluded = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
-        fused = self._fuse(rankings, mode)
-        results: list[SearchResult] = []
-        for fid, (score, hit) in fused:
-            if fid in excluded or (required is not None and fid not in required):
-                continue
-            # which words matched by meaning costs a decompression per passage: done for the first page
-            result = self._result(c, fid, hit, score, q, qv, snippets, len(results) < SEMANTIC_HIGHLIGHTS)
-            if result is None:
-                continue
-            results.append(result)
-            if len(results) >= limit:
-                break
-        took = (time.perf_counter() - started) * 1000
-        return SearchResponse(text, mode, took, results, notice)
+        keyword_hits: list[tuple[float, list[Hit]]] | None = None
+        semantic_hits: list[Hit] | None = None
+        phrase_filter: tuple[set[int] | None, set[int]] | None = None
+        qv: QueryVectors | None = None
+        unavailable = None
+        for mode in modes:
+            if should_stop and should_stop():
+                return
+            rankings: list[tuple[float, list[Hit]]] = []
+            notice = None
+            if mode in ("hybrid", "keyword"):
+                if keyword_hits is None:
+                    keyword_hits = [(KEYWORD_WEIGHT, self.keyword(c, q, pool)),
+                                    (NAME_WEIGHT, self.names(c, q, pool))]
+                rankings += keyword_hits
+            semantic_qv = None
+            if mode in ("hybrid", "semantic") and q.semantic_text.strip():
+                if qv is None and unavailable is None:
+                    qv, unavailable = self._encode(q)
+                if qv is None:
+                    notice = unavailable
+                else:
+                    if semantic_hits is None:
+                        semantic_hits = self.semantic(c, q, qv, pool)
+                    rankings.append((SEMANTIC_WEIGHT, semantic_hits))
+                    semantic_qv = qv
+            if phrase_filter is None:
+                phrase_filter = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
+            required, excluded = phrase_filter
+            fused = [
+                (fid, entry) for fid, entry in self._fuse(rankings, mode)
+                if fid not in excluded and (required is None or fid in required)
+            ]
+            results = self._results(c, fused, limit, q, semantic_qv, snippets)
+            yield SearchResponse(text, mode, (time.perf_counter() - started) * 1000, results, notice)
+
+    def _encode(self, q: ParsedQuery) -> tuple[QueryVectors | None, str | None]:
+        try:
+            encoder = self._encoder()
+        except Exception as exc:  # no model: keyword results still come back
+            return None, f"semantic search unavailable: {exc}"
+        if encoder is None:
+            return None, "semantic search unavailable: no model"
+        return encoder.encode_query(q.semantic_text), None
 
     @staticmethod
     def _fuse(rankings: list[tuple[float, list[Hit]]], mode: str) -> list[tuple[int, tuple[float, Hit]]]:
@@ -404,34 +427,53 @@ class Searcher:
                     entry[1], entry[2] = h, value
         return sorted(((fid, (v[0], v[1])) for fid, v in fused.items()), key=lambda kv: -kv[1][0])
 
-    def _result(
-        self, c: Catalog, file_id: int, hit: Hit, score: float, q: ParsedQuery, qv: QueryVectors | None,
-        snippets: bool, semantic_highlights: bool = True,
-    ) -> SearchResult | None:
-        row = c.db.execute(
-            "SELECT path, title, size, mtime, ext FROM files WHERE id = ?", [file_id]
-        ).fetchone()
-        if row is None:
-            return None
-        path = P.from_db(row[0])
-        if not os.path.exists(path):  # never show a file that is gone
-            return None
-        result = SearchResult(path=path, score=score, title=row[1], page=None, snippet="", highlights=[],
-                              file_id=file_id, passage_id=hit.passage_id, size=row[2], mtime=row[3], ext=row[4])
-        if not hit.passage_id:
-            return result
-        prow = c.db.execute(
-            "SELECT text, page, segment_id, local_id FROM passages WHERE id = ?", [hit.passage_id]
-        ).fetchone()
-        if prow is None:
-            return result
-        text, result.page = prow[0], prow[1]
-        if not snippets:
-            return result
-        words = _fts_words(q.words) + q.phrases
-        spans = keyword_spans(text, words, prefix_last=q.prefix_last)
-        if qv is not None and prow[2] and semantic_highlights:
-            got = self.store.passage_vectors(prow[2], prow[3])
+    def _results(
+        self, c: Catalog, fused: list[tuple[int, tuple[float, Hit]]], limit: int, q: ParsedQuery,
+        qv: QueryVectors | None, snippets: bool,
+    ) -> list[SearchResult]:
+        """The first ``limit`` fused hits whose files still exist, rows read in a few batched queries."""
+        terms = _fts_words(q.words) + q.phrases
+        results: list[SearchResult] = []
+        pos = 0
+        while len(results) < limit and pos < len(fused):
+            chunk = fused[pos : pos + limit - len(results) + 8]  # a few spare for files gone since indexing
+            pos += len(chunk)
+            file_ids = [fid for fid, _ in chunk]
+            files = {row[0]: row for row in c.db.execute(
+                f"SELECT id, path, title, size, mtime, ext FROM files WHERE id IN ({','.join('?' * len(file_ids))})",
+                file_ids)}
+            passage_ids = [hit.passage_id for _, (_, hit) in chunk if hit.passage_id]
+            passages = {row[0]: row for row in c.db.execute(
+                f"SELECT id, text, page, segment_id, local_id FROM passages "
+                f"WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)} if passage_ids else {}
+            for fid, (score, hit) in chunk:
+                row = files.get(fid)
+                if row is None:
+                    continue
+                path = P.from_db(row[1])
+                if not os.path.exists(path):  # never show a file that is gone
+                    continue
+                result = SearchResult(path=path, score=score, title=row[2], page=None, snippet="", highlights=[],
+                                      file_id=fid, passage_id=hit.passage_id, size=row[3], mtime=row[4], ext=row[5])
+                prow = passages.get(hit.passage_id)
+                if prow is not None:
+                    result.page = prow[2]
+                    if snippets:
+                        # which words matched by meaning costs a decompression per passage: first page only
+                        semantic = qv if len(results) < SEMANTIC_HIGHLIGHTS else None
+                        self._snippet(result, prow[1], prow[3], prow[4], terms, q, semantic)
+                results.append(result)
+                if len(results) >= limit:
+                    break
+        return results
+
+    def _snippet(
+        self, result: SearchResult, text: str, segment_id: int | None, local_id: int | None, terms: list[str],
+        q: ParsedQuery, qv: QueryVectors | None,
+    ) -> None:
+        spans = keyword_spans(text, terms, prefix_last=q.prefix_last)
+        if qv is not None and segment_id:
+            got = self.store.passage_vectors(segment_id, local_id or 0)
             if got is not None:
                 vectors, token_spans = got
                 content = [
@@ -446,7 +488,6 @@ class Searcher:
                             ds, de = token_spans[int(best[qi])]
                             result.matched[q.semantic_text[s:e]] = text[int(ds) : int(de)]
         result.snippet, result.highlights = snippet(text, spans)
-        return result
 
 
 def display_path(path: str) -> str:

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -228,6 +228,11 @@ class Service:
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
                should_stop: Callable[[], bool] | None = None) -> SearchResponse:
         return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop)
+
+    def search_stages(self, query: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"),
+                      should_stop: Callable[[], bool] | None = None) -> Iterator[SearchResponse]:
+        """Responses for several modes of one query, cheapest first, sharing their common work."""
+        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop)
 
     # --- reports ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -86,13 +86,13 @@ class SearchController(QObject):
             return gen != self.generation
 
         def work() -> None:
-            for mode in ("keyword", "hybrid") if hybrid else ("keyword",):
-                if should_stop():
-                    to_main(self._drop)
-                    return
-                response = self.service.search(text, limit=self.limit, mode=mode, should_stop=should_stop)
-                final = mode == "hybrid" or not hybrid
-                to_main(self._deliver, SearchOutcome(gen, text, mode, response, final))
+            modes = ("keyword", "hybrid") if hybrid else ("keyword",)
+            delivered = 0
+            for response in self.service.search_stages(text, limit=self.limit, modes=modes, should_stop=should_stop):
+                delivered += 1
+                to_main(self._deliver, SearchOutcome(gen, text, response.mode, response, delivered == len(modes)))
+            if delivered < len(modes):
+                to_main(self._drop)
 
         self._set_running(+1)
         run_task(work, on_done=lambda _: self._set_running(-1), on_error=lambda exc: self._error(gen, exc),

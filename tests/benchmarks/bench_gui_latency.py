@@ -208,7 +208,8 @@ def table(result: dict[str, Any]) -> str:
         "Measured from sending the query's last key event to the window's list holding the results (a slot",
         "connected after the window's own). *keyword*: the first, keyword-only ranking; *semantic*: the hybrid",
         "ranking (ColBERT MaxSim via PLAID fused with BM25) that replaces it; its time includes the keyword",
-        "search before it. *search alone*: `Service.search` time for the same calls (`took_ms`).",
+        "search before it. *search alone*: time inside the core search (`took_ms`, counted from the start",
+        "of the query, so the semantic figure includes the keyword stage).",
     ]
     if result["debounce_ms"] == 0:
         lines.append("Debounce set to 0 ms for the measurement; the app waits 150 ms after the last key first.")

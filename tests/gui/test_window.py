@@ -58,13 +58,13 @@ def test_typing_shows_ranked_results(qtbot: Any, make_service: Any, make_window:
 def test_typing_is_debounced(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
     service = indexed(make_service, docs)
     calls: list[str] = []
-    real = service.search
+    real = service.search_stages
 
     def counting(query: str, **kw: Any) -> Any:
         calls.append(query)
         return real(query, **kw)
 
-    service.search = counting
+    service.search_stages = counting
     window = make_window(service)
     search(qtbot, window, "sourdough")
     assert calls == ["sourdough"]  # one search for seven keystrokes
@@ -72,7 +72,7 @@ def test_typing_is_debounced(qtbot: Any, make_service: Any, make_window: Any, do
 
 def test_newer_query_cancels_older(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
     service = indexed(make_service, docs)
-    real = service.search
+    real = service.search_stages
     first_started, release = threading.Event(), threading.Event()
     seen_stop: list[bool] = []
 
@@ -83,7 +83,7 @@ def test_newer_query_cancels_older(qtbot: Any, make_service: Any, make_window: A
             seen_stop.append(should_stop())
         return real(query, should_stop=should_stop, **kw)
 
-    service.search = slow_first
+    service.search_stages = slow_first
     window = make_window(service)
     window.search.setText("jupiter")
     qtbot.waitUntil(first_started.is_set, timeout=3000)

@@ -239,7 +239,7 @@ class PlaidSegment(Segment):
 
     kind = "plaid"
     n_ivf_probe = 4
-    n_full = 64
+    n_full = 96
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -291,49 +291,82 @@ class PlaidSegment(Segment):
         bounds = np.concatenate([[0], np.cumsum(self.lengths[docs])[:-1]])
         return np.maximum.reduceat(token_scores, bounds, axis=0).sum(axis=1)
 
-    def search(self, query: np.ndarray, k: int, live: np.ndarray) -> list[tuple[int, float]]:
-        """Top ``k``: the best ``n_full`` by exact MaxSim of decompressed vectors, the rest (when ``k`` is
-        larger) in centroid-interaction order below them."""
+    def candidates(self, query: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Live local ids in the IVF lists of each query token's best centroids, and their centroid
+        interaction score (each doc token stands in by its centroid's score; pruned to the probed
+        centroids), best first."""
         query = np.ascontiguousarray(query, dtype=np.float32)
-        k = min(k, int(live.sum()))
-        if k <= 0:
-            return []
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = query @ self._centroids_t  # (q, centroids)
         probe = min(self.n_ivf_probe, scores.shape[1])
         best = np.unique(np.argpartition(-scores, probe - 1, axis=1)[:, :probe])
         sizes = self.ivf_offsets[best + 1] - self.ivf_offsets[best]
         if sizes.sum() == 0:
-            return []
-        # (centroid, doc) incidences of the probed centroids, grouped by doc
-        pair_centroid = np.repeat(best, sizes)
+            return empty
+        # (centroid, doc) incidences of the probed centroids, grouped by doc; centroids as positions in
+        # ``best`` so the score gather reads a small (q, probed) matrix
+        pair_centroid = np.repeat(np.arange(len(best)), sizes)
         pair_doc = np.concatenate([self.ivf[self.ivf_offsets[c] : self.ivf_offsets[c + 1]] for c in best])
         keep = live[pair_doc]
         pair_centroid, pair_doc = pair_centroid[keep], pair_doc[keep]
         if len(pair_doc) == 0:
-            return []
+            return empty
         order = np.argsort(pair_doc, kind="stable")
         pair_centroid, pair_doc = pair_centroid[order], pair_doc[order]
         starts = np.flatnonzero(np.r_[True, pair_doc[1:] != pair_doc[:-1]])
-        candidates = pair_doc[starts]
-        rest: list[tuple[int, float]] = []
-        if len(candidates) > self.n_full:
-            # centroid interaction, pruned to the probed centroids: a doc's tokens stand in by their centroid
-            approx = np.maximum.reduceat(scores[:, pair_centroid], starts, axis=1).sum(axis=0)
-            ranked = np.argsort(-approx)
-            if k > self.n_full:
-                rest = [(int(candidates[i]), float(approx[i])) for i in ranked[self.n_full : k]]
-            candidates = candidates[ranked[: self.n_full]]
-        exact = self._maxsim(self._decompress(self._token_ids(candidates)) @ query.T, candidates)
-        order = np.argsort(-exact)[:k]
-        hits = [(int(candidates[i]), float(exact[i])) for i in order]
-        if rest:  # keep approximate scores strictly below the exact ones so merged lists stay ordered
-            floor = hits[-1][1]
-            top_rest = rest[0][1]
-            hits += [(pid, floor - 1e-3 - (top_rest - score)) for pid, score in rest]
-        return hits
+        probed = np.ascontiguousarray(scores[:, best])
+        approx = np.maximum.reduceat(probed[:, pair_centroid], starts, axis=1).sum(axis=0)
+        ranked = np.argsort(-approx, kind="stable")
+        return pair_doc[starts][ranked].astype(np.int64), approx[ranked]
+
+    def rerank(self, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """Exact MaxSim of ``docs`` (local ids) over their decompressed vectors."""
+        if len(docs) == 0:
+            return np.zeros(0, dtype=np.float32)
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        return self._maxsim(self._decompress(self._token_ids(docs)) @ query.T, docs)
+
+    def search(self, query: np.ndarray, k: int, live: np.ndarray) -> list[tuple[int, float]]:
+        """Top ``k`` of this segment alone (the store ranks several segments together, see
+        :func:`rank_plaid`)."""
+        return rank_plaid([(self, *self.candidates(query, live))], query, k)[0]
 
     def close(self) -> None:
         self.residuals = np.zeros((0, 1), dtype=np.uint8)
+
+
+def rank_plaid(
+    pools: Sequence[tuple[PlaidSegment, np.ndarray, np.ndarray]], query: np.ndarray, k: int
+) -> list[list[tuple[int, float]]]:
+    """Top ``k`` over several PLAID segments' candidates (segment, local ids, centroid-interaction
+    scores): the best ``n_full`` of them all are decompressed and scored exactly, the rest follow in
+    centroid-interaction order with scores kept strictly below the exact ones. One shared budget of
+    exact scoring instead of one per segment: decompressing is the cost of a query (memory bound)."""
+    out: list[list[tuple[int, float]]] = [[] for _ in pools]
+    if not pools or k <= 0:
+        return out
+    which = np.concatenate([np.full(len(docs), i) for i, (_, docs, _) in enumerate(pools)]).astype(np.int64)
+    docs = np.concatenate([d for _, d, _ in pools]).astype(np.int64)
+    approx = np.concatenate([a for _, _, a in pools]).astype(np.float32)
+    if len(docs) == 0:
+        return out
+    n_full = max(seg.n_full for seg, _, _ in pools)
+    order = np.argsort(-approx, kind="stable")
+    full, rest = order[:n_full], order[n_full:k] if k > n_full else order[:0]
+    exact = np.empty(len(full), dtype=np.float32)
+    for i, (seg, _, _) in enumerate(pools):
+        mine = which[full] == i
+        if mine.any():
+            exact[mine] = seg.rerank(query, docs[full[mine]])
+    ranked = np.argsort(-exact, kind="stable")[:k]
+    for j in ranked:
+        out[int(which[full[j]])].append((int(docs[full[j]]), float(exact[j])))
+    if len(rest):  # approximate scores below the lowest exact one, so merged lists stay ordered
+        floor = float(exact.min())
+        top_rest = float(approx[rest[0]])
+        for j in rest:
+            out[int(which[j])].append((int(docs[j]), floor - 1e-3 - (top_rest - float(approx[j]))))
+    return out
 
 
 def open_segment(path: Path, kind: str) -> Segment:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import Catalog
-from .segments import Segment, SegmentDamaged, open_segment, verify_dir
+from .segments import PlaidSegment, Segment, SegmentDamaged, open_segment, rank_plaid, verify_dir
 
 
 @dataclass
@@ -96,9 +96,15 @@ class SegmentStore:
         """Top ``k`` live passages over all segments: (passage id, MaxSim score)."""
         with self._lock:
             hits: list[tuple[int, float]] = []
+            pools = []
             for sid, seg in self.segments.items():
+                if isinstance(seg, PlaidSegment):
+                    pools.append((seg, *seg.candidates(query, self.live[sid])))
+                    continue
                 for local, score in seg.search(query, k, self.live[sid]):
                     hits.append((int(seg.passage_ids[local]), score))
+            for (seg, _, _), ranked in zip(pools, rank_plaid(pools, query, k), strict=True):
+                hits.extend((int(seg.passage_ids[local]), score) for local, score in ranked)
         hits.sort(key=lambda h: -h[1])
         return hits[:k]
 
