@@ -362,6 +362,7 @@ class Searcher:
         phrase_filter: tuple[set[int] | None, set[int]] | None = None
         qv: QueryVectors | None = None
         unavailable = None
+        literal_snippets: dict[int, tuple[str, list[list[int]]]] = {}
         for mode in modes:
             if should_stop and should_stop():
                 return
@@ -390,7 +391,7 @@ class Searcher:
                 (fid, entry) for fid, entry in self._fuse(rankings, mode)
                 if fid not in excluded and (required is None or fid in required)
             ]
-            results = self._results(c, fused, limit, q, semantic_qv, snippets)
+            results = self._results(c, fused, limit, q, semantic_qv, snippets, literal_snippets)
             yield SearchResponse(text, mode, (time.perf_counter() - started) * 1000, results, notice)
 
     def _encode(self, q: ParsedQuery) -> tuple[QueryVectors | None, str | None]:
@@ -429,9 +430,11 @@ class Searcher:
 
     def _results(
         self, c: Catalog, fused: list[tuple[int, tuple[float, Hit]]], limit: int, q: ParsedQuery,
-        qv: QueryVectors | None, snippets: bool,
+        qv: QueryVectors | None, snippets: bool, literal: dict[int, tuple[str, list[list[int]]]] | None = None,
     ) -> list[SearchResult]:
-        """The first ``limit`` fused hits whose files still exist, rows read in a few batched queries."""
+        """The first ``limit`` fused hits whose files still exist, rows read in a few batched queries.
+        ``literal`` keeps snippets with only the literal words marked, by passage, across stages."""
+        literal = {} if literal is None else literal
         terms = _fts_words(q.words) + q.phrases
         results: list[SearchResult] = []
         pos = 0
@@ -461,7 +464,12 @@ class Searcher:
                     if snippets:
                         # which words matched by meaning costs a decompression per passage: first page only
                         semantic = qv if len(results) < SEMANTIC_HIGHLIGHTS else None
-                        self._snippet(result, prow[1], prow[3], prow[4], terms, q, semantic)
+                        if semantic is None and hit.passage_id in literal:
+                            result.snippet, result.highlights = literal[hit.passage_id]
+                        else:
+                            self._snippet(result, prow[1], prow[3], prow[4], terms, q, semantic)
+                            if semantic is None:
+                                literal[hit.passage_id] = (result.snippet, result.highlights)
                 results.append(result)
                 if len(results) >= limit:
                     break

@@ -17,7 +17,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from .tasks import make_pool, run_task, to_main
 
 DEBOUNCE_MS = 150
-RESULT_LIMIT = 50
+RESULT_LIMIT = 20  # first page: what typing waits for (50 took twice as long to rank and build)
+MORE_RESULTS = 50  # rows added each time the list is scrolled to its end
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the UI
 
 
@@ -28,6 +29,7 @@ class SearchOutcome:
     mode: str  # keyword | hybrid
     response: Any  # SearchResponse
     final: bool  # no better ranking will follow for this query
+    limit: int = 0  # how many results were asked for (fewer came back: there are no more)
 
 
 class SearchController(QObject):
@@ -39,6 +41,7 @@ class SearchController(QObject):
     """
 
     results = Signal(object)  # SearchOutcome
+    more_results = Signal(object)  # SearchOutcome of a longer search for the same query (append)
     failed = Signal(int, str)  # generation, message
     cleared = Signal()
     busy_changed = Signal(bool)
@@ -98,6 +101,25 @@ class SearchController(QObject):
         run_task(work, on_done=lambda _: self._set_running(-1), on_error=lambda exc: self._error(gen, exc),
                  pool=self.pool)
 
+    def load_more(self, shown: int) -> None:
+        """Search the current query again for ``shown + MORE_RESULTS`` results (the final ranking only)."""
+        gen, text = self.generation, self.query
+        if not text.strip():
+            return
+        mode = "hybrid" if self.semantic_ready else "keyword"
+
+        limit = shown + MORE_RESULTS
+
+        def work() -> None:
+            response = self.service.search(text, limit=limit, mode=mode, should_stop=lambda: gen != self.generation)
+            to_main(self._deliver_more, SearchOutcome(gen, text, mode, response, True, limit))
+
+        run_task(work, on_error=lambda exc: self._error(gen, exc, running=False), pool=self.pool)
+
+    def _deliver_more(self, outcome: SearchOutcome) -> None:
+        if outcome.generation == self.generation:
+            self.more_results.emit(outcome)
+
     def _set_running(self, delta: int) -> None:
         was = self._running > 0
         self._running += delta
@@ -113,8 +135,9 @@ class SearchController(QObject):
             return
         self.results.emit(outcome)
 
-    def _error(self, gen: int, exc: BaseException) -> None:
-        self._set_running(-1)
+    def _error(self, gen: int, exc: BaseException, running: bool = True) -> None:
+        if running:
+            self._set_running(-1)
         if gen == self.generation:
             self.failed.emit(gen, str(exc) or type(exc).__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import time
 from typing import Any
@@ -51,6 +52,7 @@ TYPE_FILTERS = [
     ("E-mail", "ext:eml,msg,mbox"),
     ("Web pages / e-books", "ext:html,htm,epub"),
 ]
+PREVIEW_HOLD_MS = 400  # longest wait for the ranking by meaning before previewing the keyword top hit
 DATE_FILTERS = ["Any time", "Today", "Past week", "Past month", "This year", "Last year"]
 PHASES = {"scan": "Looking for files", "extract": "Reading", "encode": "Encoding for meaning",
           "compact": "Optimising the index", "done": "Up to date"}
@@ -126,6 +128,13 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
         self._preview_pool = make_pool(1, "preview")
         self._preview_token = 0
+        # the preview of a first, keyword-only ranking waits for the ranking by meaning (or this long):
+        # loading it meanwhile competes with the semantic search for the CPU and is usually replaced
+        self._summary_tail = ""  # what the summary says after the count: kind of ranking, time, notice
+        self._preview_pending = False
+        self._auto_selecting = False
+        self._preview_fallback = QTimer(self, singleShot=True, interval=PREVIEW_HOLD_MS)
+        self._preview_fallback.timeout.connect(self._load_pending_preview)
         self._status: dict[str, Any] = {}
         self._closing = False
         self._told_about_tray = False
@@ -153,6 +162,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
 
         self.searcher.results.connect(self._on_results)
+        self.searcher.more_results.connect(self._on_more_results)
+        self.results_model.more_requested.connect(self.searcher.load_more)
         self.searcher.failed.connect(self._on_search_failed)
         self.searcher.cleared.connect(self._on_cleared)
         self.searcher.busy_changed.connect(lambda busy: self.spinner.setVisible(busy))
@@ -430,6 +441,7 @@ class MainWindow(QMainWindow):
             self.focus_search()
         else:
             self._set_model_label("")
+        gc.freeze()  # what start-up loaded lives as long as the app: keep it out of every collection
         self.started = True
 
     def refresh_status(self) -> None:
@@ -463,6 +475,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText(text)
 
     def _on_model_ready(self) -> None:
+        # torch, transformers and Qt leave ~a million long-lived objects; a full collection walked them
+        # all, 110-270 ms on the searching thread every ~8 queries (the p95 of search as you type).
+        # Frozen, they are skipped by every later collection.
+        gc.freeze()
         self._set_model_label("Meaning search ready")
         self.model_label.setToolTip("")
         self.searcher.set_semantic_ready(True)
@@ -553,24 +569,34 @@ class MainWindow(QMainWindow):
     def _on_results(self, outcome: SearchOutcome) -> None:
         response = outcome.response
         keep = self.current_path()
-        self.results_model.set_results(response.results, outcome.query, outcome.mode)
+        more = outcome.final and len(response.results) >= self.searcher.limit
+        self.results_model.set_results(response.results, outcome.query, outcome.mode, more_possible=more)
         row = self.results_model.row_of(keep) if keep else -1
         if row < 0 and self.results_model.rowCount() and keep is None:
             row = 0
         if row >= 0:
             index = self.results_model.index(row)
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
-            self.results.selectionModel().setCurrentIndex(index, flags)
+            self._auto_selecting = not outcome.final
+            try:
+                self.results.selectionModel().setCurrentIndex(index, flags)
+            finally:
+                self._auto_selecting = False
             self.results.scrollTo(index)
         elif keep:
             self.preview.clear()
+        if outcome.final:
+            self._load_pending_preview()
+        elif self._preview_pending:
+            self._preview_fallback.start()
         n = len(response.results)
         kind = {"keyword": "keyword matches" + ("" if outcome.final else " (ranking by meaning…)"),
                 "hybrid": "by meaning and keyword", "semantic": "by meaning"}.get(outcome.mode, outcome.mode)
-        text = f"{n} result{'s' if n != 1 else ''} · {kind} · {response.took_ms:.0f} ms"
+        tail = f" · {kind} · {response.took_ms:.0f} ms"
         if response.notice and response.notice != "cancelled":
-            text += f" · {response.notice}"
-        self.summary.setText(text)
+            tail += f" · {response.notice}"
+        self._summary_tail = tail
+        self.summary.setText(f"{n} result{'s' if n != 1 else ''}{tail}")
         has = n > 0
         self.results.setVisible(has)
         self.empty.setVisible(not has)
@@ -579,6 +605,12 @@ class MainWindow(QMainWindow):
                                + ("" if outcome.final else "\nStill looking by meaning…")
                                + ("\nTry other words, or fewer filters." if outcome.final else ""))
             self.preview.clear("No result selected.")
+
+    def _on_more_results(self, outcome: SearchOutcome) -> None:
+        more = len(outcome.response.results) >= outcome.limit
+        self.results_model.append_results(outcome.response.results, outcome.query, more)
+        n = self.results_model.rowCount()
+        self.summary.setText(f"{n} result{'s' if n != 1 else ''}{self._summary_tail}")
 
     def _on_search_failed(self, _: int, message: str) -> None:
         self.summary.setText(f"Search problem: {message}")
@@ -602,9 +634,18 @@ class MainWindow(QMainWindow):
         self.results.scrollTo(index)
 
     # --- preview ---------------------------------------------------------------------------------
+    def _load_pending_preview(self) -> None:
+        self._preview_fallback.stop()
+        if self._preview_pending:
+            self._preview_pending = False
+            self._on_current_changed(self.results.currentIndex(), QModelIndex())
+
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         result = self.results_model.result(current.row()) if current.isValid() else None
         if result is None:
+            return
+        self._preview_pending = self._auto_selecting
+        if self._auto_selecting:
             return
         query = self.results_model.query
         if self.preview.data and self.preview.data.path == result.path and getattr(self, "_preview_query", "") == query:

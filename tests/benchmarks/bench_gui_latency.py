@@ -94,18 +94,29 @@ def measure(data_dir: Path, model: Path, queries: list[str], debounce_ms: int, w
     window.resize(1200, 760)
     window.show()
 
-    def wait_for(predicate: Any, timeout_s: float) -> bool:
-        """Run the event loop until ``predicate()`` (checked every 2 ms; no busy loop stealing the GIL)."""
+    def wait_for(predicate: Any, timeout_s: float, signals: tuple[Any, ...] = ()) -> bool:
+        """Run the event loop until ``predicate()``: checked when one of ``signals`` fires (the measured
+        waits: a poll timer would wake the UI thread and take the GIL from the searching thread every
+        few ms, which a real window idling in its event loop does not do), else every 2 ms."""
         if predicate():
             return True
         loop = QEventLoop()
         end = time.monotonic() + timeout_s
-        poll = QTimer()
-        poll.setInterval(2)
-        poll.timeout.connect(lambda: loop.quit() if predicate() or time.monotonic() > end else None)
-        poll.start()
+
+        def check(*_: Any) -> None:
+            if predicate() or time.monotonic() > end:
+                loop.quit()
+
+        for signal in signals:
+            signal.connect(check)
+        timer = QTimer()
+        timer.setInterval(2 if not signals else int(timeout_s * 1000))
+        timer.timeout.connect(loop.quit if signals else check)
+        timer.start()
         loop.exec()
-        poll.stop()
+        timer.stop()
+        for signal in signals:
+            signal.disconnect(check)
         return bool(predicate())
 
     t_load = time.monotonic()
@@ -147,7 +158,8 @@ def measure(data_dir: Path, model: Path, queries: list[str], debounce_ms: int, w
         t0 = time.perf_counter()
         key(text[-1])
         current["generation"] = window.searcher.generation
-        wait_for(lambda: "hybrid" in current or "error" in current, 60)
+        wait_for(lambda: "hybrid" in current or "error" in current, 60,
+                 (window.searcher.results, window.searcher.failed))
         if window.search.text() != text:
             raise SystemExit(f"typing went wrong: {window.search.text()!r} != {text!r}")
         wait_for(lambda: window._preview_pool.activeThreadCount() == 0, 10)  # its preview: not in the next one

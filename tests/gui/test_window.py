@@ -97,6 +97,28 @@ def test_newer_query_cancels_older(qtbot: Any, make_service: Any, make_window: A
     assert os.path.basename(window.results_model.index(0).data(PathRole)) == "knitting-scarf.md"
 
 
+def test_scrolling_to_the_end_loads_more_results(qtbot: Any, make_service: Any, make_window: Any,
+                                                 tmp_path: Path) -> None:
+    """Typing waits only for a first page; scrolling to its end appends the next results, once each."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(45):
+        (folder / f"note-{i:02d}.txt").write_text(f"Harbour log {i}: the ferry crossed at dawn, calm water.\n")
+    service = make_service()
+    service.index([str(folder)], encode=False)
+    window = make_window(service)
+    search(qtbot, window, "ferry")
+    model = window.results_model
+    qtbot.waitUntil(lambda: model.rowCount() == window.searcher.limit, timeout=5000)
+    assert model.canFetchMore()
+    window.results.scrollToBottom()  # the view calls fetchMore at the end of the list
+    qtbot.waitUntil(lambda: model.rowCount() == 45, timeout=5000)
+    assert not model.canFetchMore()  # fewer came back than asked for: nothing more to fetch
+    paths = [model.index(i).data(PathRole) for i in range(model.rowCount())]
+    assert len(set(paths)) == 45
+    assert window.summary.text().startswith("45 results")
+
+
 def test_selection_shows_preview_with_highlights(qtbot: Any, make_service: Any, make_window: Any,
                                                  docs: Path) -> None:
     window = make_window(indexed(make_service, docs))

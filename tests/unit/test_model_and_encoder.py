@@ -102,3 +102,16 @@ def test_query_vectors_and_spans(encoder):
     q = encoder.encode_query("largest planet")
     assert q.vectors.shape == (len(q.spans), encoder.dim)
     assert len(q.vectors) == 48  # query expansion to the model's query length
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "standin_model"])
+def test_query_fast_path_equals_pylate_encode(which, request):
+    """encode_query skips PyLate's per-call overhead; its vectors must stay PyLate's own (with query
+    expansion: the tiny model; without: the MiniLM stand-in)."""
+    model = load_colbert(ModelLocation(request.getfixturevalue(which), which), threads=1)
+    encoder = Encoder(model, context_length=64)
+    for text in ["largest planet", "how do volcanoes erupt? (magma, pressure)"]:
+        ours = encoder.encode_query(text).vectors
+        theirs = model.encode([text], is_query=True, show_progress_bar=False, convert_to_numpy=True)[0]
+        assert ours.shape == theirs.shape
+        assert np.abs(ours - theirs).max() < 1e-5
