@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model id or folder (env DESKTOP_SEARCH_MODEL)")
     p.add_argument("--context-length", type=int, help="tokens per encoder window, for this run")
     p.add_argument("--threads", type=int, help="CPU threads for encoding, for this run")
+    p.add_argument("--minimized", action="store_true",
+                   help="open the app in the system tray without showing its window (used at login)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("index", help="add folders and bring the index up to date")

@@ -52,7 +52,10 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
 
     # an exception that escapes from here on is logged under <data dir>/logs/ and shown in a dialog
     window.crash_reporter = CrashReporter(service.data_dir / "logs", parent=window).install()
-    window.show()
+    # started at login: stay in the tray (indexing and watching go on); without a tray, show the window
+    # rather than run invisibly with no way to reach it
+    if not (opts.get("minimized") and window.tray is not None):
+        window.show()
     return app, service, window
 
 

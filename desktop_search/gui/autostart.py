@@ -18,14 +18,15 @@ WINDOWS_VALUE = "Desktop Search"
 
 
 def launch_command(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
-    """The command that opens the window (with ``--data-dir`` when it is not the default one)."""
+    """The command that starts the app at login: in the tray, window hidden, indexing and watching
+    (with ``--data-dir`` when it is not the default one)."""
     command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "desktop_search"]
     if data_dir is not None:
         from desktop_search.core.config import default_data_dir
 
         if Path(data_dir).absolute() != default_data_dir().absolute():
             command += ["--data-dir", str(data_dir)]
-    return command
+    return command + ["--minimized"]
 
 
 def _platform(platform: str | None) -> str:

@@ -95,7 +95,7 @@ def test_start_at_login_writes_and_removes_the_xdg_autostart_entry(
     text = entry.read_text()
     assert "[Desktop Entry]" in text and "Type=Application" in text and "Name=Desktop Search" in text
     exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
-    assert exec_line == f'Exec={sys.executable} -m desktop_search --data-dir "{service.data_dir}"'
+    assert exec_line == f'Exec={sys.executable} -m desktop_search --data-dir "{service.data_dir}" --minimized'
 
     dialog = window.show_folders()
     assert dialog.start_at_login.isChecked()  # the entry is the setting
@@ -134,3 +134,34 @@ def test_file_size_limit_is_saved_and_used(qtbot: Any, make_service: Any, make_w
     failed = {Path(r["path"]).name: r["reason"] for r in service.failed()}
     assert "1 MB limit" in failed["big.txt"]
     assert window.show_folders().max_file.value() == 1
+
+
+@pytest.mark.parametrize("tray_available", [True, False])
+def test_started_at_login_the_app_waits_in_the_tray(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    tray_available: bool) -> None:
+    """``--minimized`` (what the login entry runs) keeps the window hidden behind the tray icon, and shows
+    it anyway where there is no tray, so the app is never running out of reach."""
+    import argparse
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    from desktop_search.gui import create_app
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: tray_available))
+    args = argparse.Namespace(data_dir=str(tmp_path / "data"), model=str(tmp_path / "no-model"),
+                              context_length=None, threads=None, minimized=True)
+    _app, service, window = create_app(args)
+    try:
+        qtbot.waitUntil(lambda: window.started, timeout=5000)  # start-up work runs while hidden
+        assert (window.tray is not None) is tray_available
+        assert window.isVisible() is not tray_available
+        if tray_available:
+            window.tray_search_action.trigger()  # the tray's "Search…" brings the window up
+            assert window.isVisible()
+    finally:
+        window.crash_reporter.uninstall()
+        window.shutdown()
+        window.close()
+        service.close()
