@@ -10,6 +10,7 @@ import pytest
 
 from desktop_search.core.download import DownloadCancelled, DownloadProgress, download_snapshot
 from desktop_search.core.model import ModelUnavailable, download_model, find_model
+from gui_helpers import search
 
 MODEL = "example/fake-colbert"
 
@@ -92,11 +93,7 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 
 
 def keyword_search(qtbot: Any, window: Any, text: str) -> None:
-    window.search.setFocus()
-    window.search.clear()
-    qtbot.keyClicks(window.search, text)
-    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0 and window.results_model.query.startswith(text),
-                    timeout=5000)
+    search(qtbot, window, text)
     assert window.results_model.mode == "keyword"
 
 

@@ -25,20 +25,13 @@ from PySide6.QtWidgets import (
 
 from desktop_search.gui import desktop
 from desktop_search.gui.results import HighlightsRole, PathRole, SnippetRole
+from gui_helpers import search
 
 
 def indexed(make_service: Any, docs: Path) -> Any:
     service = make_service()
     service.index([str(docs)], encode=False)
     return service
-
-
-def search(qtbot: Any, window: Any, text: str) -> None:
-    window.search.setFocus()
-    window.search.clear()
-    qtbot.keyClicks(window.search, text)
-    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0 and window.results_model.query.startswith(text),
-                    timeout=5000)
 
 
 def test_typing_shows_ranked_results(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
