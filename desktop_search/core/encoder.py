@@ -137,14 +137,23 @@ NICE_ENV = "DESKTOP_SEARCH_NICE"
 _lowered: set[int] = set()
 
 
+def _thread_name(tid: int) -> str | None:
+    try:
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def lower_priority(increment: int | None = None) -> str:
     """Run document encoding at a lower OS priority so the desktop stays responsive.
 
     Linux schedules threads, so we renice threads rather than the process: called from the main
     thread (the CLI indexing in its own process), every thread of the process; called from a worker
-    thread (the GUI's indexing thread), every thread except the main one, so the GUI thread keeps
-    its priority while the encoding thread and torch's worker threads (created by it, or shared)
-    yield. Other POSIX systems: the whole process only when called from the main thread. Windows:
+    thread (the GUI's indexing thread), that thread and the unnamed native threads (torch's OpenMP
+    and the BLAS workers it drives), but not the main thread nor threads that carry a name of their
+    own (Qt's pools: searching and preview must keep their priority while encoding yields). Other
+    POSIX systems: the whole process only when called from the main thread. Windows:
     skipped. ``DESKTOP_SEARCH_NICE`` sets the increment (default 10; 0 turns this off). Niceness is
     one-way for an unprivileged process, so this runs once per thread set.
     """
@@ -162,10 +171,14 @@ def lower_priority(increment: int | None = None) -> str:
         except OSError:
             return "skipped"
         pid = os.getpid()
+        me = threading.get_native_id()
+        process_name = _thread_name(pid)
         done = 0
         for tid in tids:
             if tid in _lowered or (not main and tid == pid):
                 continue
+            if not main and tid != me and _thread_name(tid) != process_name:
+                continue  # a named thread (a Qt pool: search, preview): not ours to slow down
             try:
                 current = os.getpriority(os.PRIO_PROCESS, tid)
                 os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_helpers import search
 
 from desktop_search.core.download import DownloadCancelled, DownloadProgress, download_snapshot
 from desktop_search.core.model import ModelUnavailable, download_model, find_model
-from gui_helpers import search
 
 MODEL = "example/fake-colbert"
 

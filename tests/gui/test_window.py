@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_helpers import search
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
@@ -25,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from desktop_search.gui import desktop
 from desktop_search.gui.results import HighlightsRole, PathRole, SnippetRole
-from gui_helpers import search
 
 
 def indexed(make_service: Any, docs: Path) -> Any:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +152,38 @@ def test_lower_priority_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("DESKTOP_SEARCH_NICE", "0")
     assert lower_priority() == "skipped"
     assert np.isfinite(1.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads are reniced on Linux only")
+def test_lower_priority_from_a_worker_spares_main_and_named_threads():
+    """Run in a child process (niceness only goes up): the encoding thread and unnamed native threads
+    yield; the main thread and named threads (the window's search and preview pools) keep priority."""
+    code = textwrap.dedent('''
+        import os, threading
+        from desktop_search.core.encoder import lower_priority
+        ready, done = threading.Event(), threading.Event()
+        tids = {}
+        def idle(key, name=None):
+            tids[key] = threading.get_native_id()
+            if name:
+                with open(f"/proc/self/task/{tids[key]}/comm", "w") as f:
+                    f.write(name)
+            ready.set() if len(tids) == 2 else None
+            done.wait()
+        named = threading.Thread(target=idle, args=("named", "search"))
+        plain = threading.Thread(target=idle, args=("plain",))
+        named.start(); plain.start(); ready.wait()
+        def encode():
+            tids["encoder"] = threading.get_native_id()
+            lower_priority(10)
+        worker = threading.Thread(target=encode); worker.start(); worker.join()
+        nice = {k: os.getpriority(os.PRIO_PROCESS, t) for k, t in tids.items()}
+        nice["main"] = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        done.set(); named.join(); plain.join()
+        print(sorted(nice.items()))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = [("encoder", min(19, base + 10)), ("main", base), ("named", base), ("plain", min(19, base + 10))]
+    assert out.stdout.strip() == str(expected)
