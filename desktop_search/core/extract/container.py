@@ -191,6 +191,24 @@ def iterparse(
         raise ExtractionFailed(f"malformed XML in {part}") from exc
 
 
+def iterparse_outside(
+    stream: IO[bytes], skip: frozenset[str] | set[str], *, part: str = "XML part"
+) -> Iterator[tuple[str, str, Any]]:
+    """(event, local name, element) of an XML part, leaving out the subtrees of the elements named in
+    ``skip`` (deleted text, fallbacks, annotations); each left-out subtree is cleared at its end."""
+    depth = 0
+    for event, elem in iterparse(stream, part=part):
+        name = local(elem.tag)
+        if name in skip:
+            if event == "start":
+                depth += 1
+            else:
+                depth -= 1
+                elem.clear()
+        elif not depth:
+            yield event, name, elem
+
+
 def parse_small(data: bytes, *, part: str = "XML part") -> Any:
     """Parse a small untrusted XML part into a tree (same protections as :func:`iterparse`)."""
     root = None

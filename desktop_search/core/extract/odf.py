@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .builder import TextBuilder
-from .container import SafeZip, iterparse, local, parse_small
+from .container import SafeZip, iterparse_outside, local, parse_small
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _SKIP = {"tracked-changes", "annotation-end", "notes-configuration", "sequence-decls", "forms"}
@@ -62,18 +62,12 @@ def extract_odf(path: Path, limits: ExtractLimits) -> Extracted:
         meta = _meta(z)
         builder = TextBuilder(limits.max_text_chars)
         kind = "odt"
-        skip = 0
         row: list[str] = []
         cell: list[str] | None = None
         with z.open("content.xml") as stream:
-            for event, elem in iterparse(stream, part="content.xml"):
-                name = local(elem.tag)
+            for event, name, elem in iterparse_outside(stream, _SKIP, part="content.xml"):
                 if event == "start":
-                    if name in _SKIP:
-                        skip += 1
-                    elif skip:
-                        pass
-                    elif name == "spreadsheet":
+                    if name == "spreadsheet":
                         kind = "ods"
                     elif name == "presentation":
                         kind = "odp"
@@ -85,12 +79,6 @@ def extract_odf(path: Path, limits: ExtractLimits) -> Extracted:
                         cell = []
                     continue
                 # end events
-                if name in _SKIP:
-                    skip -= 1
-                    elem.clear()
-                    continue
-                if skip:
-                    continue
                 if name in _PARAGRAPH:
                     # Text of this paragraph: its own text, its descendants', and the tails, in order.
                     text = _paragraph_text(elem)

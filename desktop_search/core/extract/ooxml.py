@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import TextBuilder
-from .container import SafeZip, iterparse, join_part, local, parse_small
+from .container import SafeZip, iterparse, iterparse_outside, join_part, local, parse_small
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 Rels = dict[str, tuple[str, str, bool]]  # rId -> (type suffix, target part, external)
@@ -98,18 +98,8 @@ _BREAKS = {"br": "\n", "cr": "\n", "tab": "\t", "noBreakHyphen": "-", "softHyphe
 def _walk(z: SafeZip, part: str, builder: TextBuilder) -> None:
     """Text of a WordprocessingML/DrawingML part: every ``t`` run, paragraph breaks at ``p``."""
     with z.open(part) as stream:
-        skip = 0
-        for event, elem in iterparse(stream, part=part):
-            name = local(elem.tag)
+        for event, name, elem in iterparse_outside(stream, _SKIP, part=part):
             if event == "start":
-                if name in _SKIP:
-                    skip += 1
-                continue
-            if name in _SKIP:
-                skip -= 1
-                elem.clear()
-                continue
-            if skip:
                 continue
             if name == "t":
                 if elem.text:
