@@ -107,7 +107,6 @@ class SearchController(QObject):
         if not text.strip():
             return
         mode = "hybrid" if self.semantic_ready else "keyword"
-
         limit = shown + MORE_RESULTS
 
         def work() -> None:

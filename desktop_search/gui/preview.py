@@ -78,7 +78,7 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     return PreviewData(path, text, page_starts, hits, current, anchor, truncated, source)
 
 
-class _Utf16:
+class Utf16Offsets:
     """Python counts code points, Qt counts UTF-16 units: map offsets when the text has astral chars."""
 
     def __init__(self, text: str):
@@ -109,7 +109,7 @@ class PreviewPane(QWidget):
         super().__init__(parent)
         self.data: PreviewData | None = None
         self.current = -1
-        self._map = _Utf16("")
+        self._map = Utf16Offsets("")
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.title.font()
@@ -198,7 +198,7 @@ class PreviewPane(QWidget):
             return
         self.placeholder.hide()
         self.text.show()
-        self._map = _Utf16(data.text)
+        self._map = Utf16Offsets(data.text)
         self.text.setPlainText(data.text)
         self.prev_btn.setEnabled(len(data.hits) > 1)
         self.next_btn.setEnabled(len(data.hits) > 1)

@@ -21,6 +21,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QTextCharFormat, QTextLayout
 from PySide6.QtWidgets import QFileIconProvider, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from .preview import Utf16Offsets
+
 PathRole = Qt.ItemDataRole.UserRole + 1
 TitleRole = Qt.ItemDataRole.UserRole + 2
 FolderRole = Qt.ItemDataRole.UserRole + 3
@@ -76,13 +78,6 @@ def display_title(result: Any) -> str:
     name = os.path.basename(result.path)
     title = (result.title or "").strip()
     return title if title and title.lower() != os.path.splitext(name)[0].lower() else name
-
-
-def utf16_offset(text: str, pos: int) -> int:
-    """Qt counts UTF-16 units, Python code points: they differ after an astral character (emoji)."""
-    if text.isascii():
-        return pos
-    return pos + sum(1 for ch in text[:pos] if ord(ch) > 0xFFFF)
 
 
 def mark_colors(palette: QPalette) -> tuple[str, str]:
@@ -238,8 +233,9 @@ class ResultDelegate(QStyledItemDelegate):
         mark.setForeground(QColor(fg))
         mark.setFontWeight(QFont.Weight.DemiBold)
         formats = []
+        to16 = Utf16Offsets(text)  # Qt counts UTF-16 units, Python code points
         for start, end in spans:
-            start16, end16 = utf16_offset(text, int(start)), utf16_offset(text, int(end))
+            start16, end16 = to16(int(start)), to16(int(end))
             if end16 > start16:
                 fr = QTextLayout.FormatRange()
                 fr.start, fr.length, fr.format = start16, end16 - start16, mark

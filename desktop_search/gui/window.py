@@ -128,9 +128,9 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
         self._preview_pool = make_pool(1, "preview")
         self._preview_token = 0
+        self._summary_tail = ""  # what the summary says after the count: kind of ranking, time, notice
         # the preview of a first, keyword-only ranking waits for the ranking by meaning (or this long):
         # loading it meanwhile competes with the semantic search for the CPU and is usually replaced
-        self._summary_tail = ""  # what the summary says after the count: kind of ranking, time, notice
         self._preview_pending = False
         self._auto_selecting = False
         self._preview_fallback = QTimer(self, singleShot=True, interval=PREVIEW_HOLD_MS)
@@ -596,7 +596,7 @@ class MainWindow(QMainWindow):
         if response.notice and response.notice != "cancelled":
             tail += f" · {response.notice}"
         self._summary_tail = tail
-        self.summary.setText(f"{n} result{'s' if n != 1 else ''}{tail}")
+        self._show_summary()
         has = n > 0
         self.results.setVisible(has)
         self.empty.setVisible(not has)
@@ -609,8 +609,12 @@ class MainWindow(QMainWindow):
     def _on_more_results(self, outcome: SearchOutcome) -> None:
         more = len(outcome.response.results) >= outcome.limit
         self.results_model.append_results(outcome.response.results, outcome.query, more)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
         n = self.results_model.rowCount()
-        self.summary.setText(f"{n} result{'s' if n != 1 else ''}{self._summary_tail}")
+        more = "+" if self.results_model.more_possible else ""  # a first page: scrolling brings more
+        self.summary.setText(f"{n}{more} result{'s' if n != 1 or more else ''}{self._summary_tail}")
 
     def _on_search_failed(self, _: int, message: str) -> None:
         self.summary.setText(f"Search problem: {message}")

@@ -104,6 +104,7 @@ def test_scrolling_to_the_end_loads_more_results(qtbot: Any, make_service: Any, 
     model = window.results_model
     qtbot.waitUntil(lambda: model.rowCount() == window.searcher.limit, timeout=5000)
     assert model.canFetchMore()
+    assert window.summary.text().startswith(f"{window.searcher.limit}+ results")  # a first page, not all
     window.results.scrollToBottom()  # the view calls fetchMore at the end of the list
     qtbot.waitUntil(lambda: model.rowCount() == 45, timeout=5000)
     assert not model.canFetchMore()  # fewer came back than asked for: nothing more to fetch
