@@ -10,19 +10,34 @@ Also here: the memory check that picks a smaller context length when the request
 (:func:`fit_context_length`, reported through :func:`context_length_note`), the optional int8
 quantisation with a fidelity check (:func:`quantize_if_close`) and the low OS priority of indexing
 (:func:`lower_priority`).
+
+Owners and threads: an :class:`Encoder` is shared by the indexing thread (documents) and any number of
+search threads (queries). A Hugging Face fast tokenizer is not thread-safe (a call that changes its
+truncation or padding while another call runs raises ``RuntimeError: Already borrowed``), so each role
+owns its own copy: documents use ``doc_tokenizer`` under ``_doc_lock`` (one document at a time, so a
+``count_tokens`` from elsewhere waits for one document, never a batch), queries use
+``query_tokenizer`` under ``_query_lock``, held for the tokenization of one query only. A query never
+waits on document work. The model's forward pass holds no per-call state (inference mode, attention
+masks built per call) and runs concurrently for both roles; PyLate's ``model.tokenize`` is never
+called on the query path because it rewrites the shared module's ``max_seq_length``.
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+
+class EncodingStopped(Exception):
+    """``encode_documents`` was asked to stop; nothing of the batch is returned."""
 
 
 @dataclass
@@ -198,12 +213,18 @@ def lower_priority(increment: int | None = None) -> str:
 
 
 class Encoder:
-    def __init__(self, model: Any, context_length: int, batch_tokens: int = 8192, max_batch: int = 32):
+    def __init__(self, model: Any, context_length: int, batch_tokens: int = 8192, max_batch: int = 32,
+                 key: str = ""):
         import torch
 
         self.torch = torch
         self.model = prepare_model(model)
-        self.tokenizer = model.tokenizer
+        self.key = key  # the model key (``model.model_key``) recorded with the segments it writes
+        # one tokenizer per role (see the module docstring): documents keep the model's own, queries a copy
+        self.tokenizer = self.doc_tokenizer = model.tokenizer
+        self.query_tokenizer = copy.deepcopy(model.tokenizer)
+        self._doc_lock = threading.Lock()
+        self._query_lock = threading.Lock()
         transformer = model[0]
         config = transformer.auto_model.config
         max_positions = int(getattr(config, "max_position_embeddings", context_length) or context_length)
@@ -240,6 +261,7 @@ class Encoder:
 
     # queries ----------------------------------------------------------------------------------------
     def encode_query(self, query: str) -> QueryVectors:
+        """Safe from any number of threads at once, and while documents are being encoded."""
         torch = self.torch
         # one thread: a query is a few dozen tokens, and on a busy machine (indexing, other apps) a
         # two-thread pool waits on its slowest thread: 16 ms on one thread vs 400+ ms measured on two
@@ -247,35 +269,68 @@ class Encoder:
         torch.set_num_threads(1)
         try:
             with torch.inference_mode():
-                vectors = self._query_vectors(query)
+                vectors, spans = self._query_vectors(query)
         finally:
             torch.set_num_threads(threads)
-        enc = self.tokenizer(query, add_special_tokens=True, return_offsets_mapping=True, truncation=True,
-                             max_length=max(2, int(self.model.query_length or 32) - 1))
-        spans = [tuple(o) for o in enc["offset_mapping"]]
         if self.model.query_prefix_id is not None and spans:
             spans.insert(1, (0, 0))
         spans = spans[: len(vectors)] + [(0, 0)] * max(0, len(vectors) - len(spans))
-        return QueryVectors(vectors.astype(np.float32), spans)  # type: ignore[arg-type]
+        return QueryVectors(vectors.astype(np.float32), spans)
 
-    def _query_vectors(self, query: str) -> np.ndarray:
+    def _query_spans(self, query: str, max_length: int) -> list[tuple[int, int]]:
+        with self._query_lock:
+            enc = self.query_tokenizer(query, add_special_tokens=True, return_offsets_mapping=True,
+                                       truncation=True, max_length=max_length)
+        return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+
+    def _query_vectors(self, query: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """PyLate's ``encode`` for one query without its per-call overhead (moving the whole model to
-        its device again: 2-7 ms of a ~20 ms query). Models with a prompt take PyLate's own path."""
+        its device again: 2-7 ms of a ~20 ms query) and without its shared tokenizer: the features are
+        PyLate's ``tokenize(is_query=True)`` made with this encoder's query tokenizer. Also returns each
+        input token's char span in ``query`` (before the prefix token is inserted)."""
         model, torch = self.model, self.torch
+        prefix_id = model.query_prefix_id
+        max_length = max(2, int(model.query_length or 32) - (1 if prefix_id is not None else 0))
         if getattr(model, "default_prompt_name", None) or model.device.type != "cpu":
-            out = model.encode([query], is_query=True, show_progress_bar=False, convert_to_numpy=False,
-                               convert_to_tensor=False)
-            return out[0].float().cpu().numpy() if hasattr(out[0], "float") else np.asarray(out[0], np.float32)
-        features = model.tokenize(texts=[query], is_query=True)
+            with self._doc_lock:  # PyLate's own path tokenizes with the model's (document) tokenizer
+                out = model.encode([query], is_query=True, show_progress_bar=False, convert_to_numpy=False,
+                                   convert_to_tensor=False)
+            vectors = out[0].float().cpu().numpy() if hasattr(out[0], "float") else np.asarray(out[0], np.float32)
+            return vectors, self._query_spans(query, max_length)
+        text = query.strip()
+        module = model._first_module()
+        if getattr(module, "do_lower_case", False):
+            text = text.lower()
+        lead = len(query) - len(query.lstrip())
+        with self._query_lock:
+            features = self.query_tokenizer(
+                text, padding="max_length" if model.do_query_expansion else True, truncation="longest_first",
+                return_tensors="pt", max_length=max_length, return_offsets_mapping=True,
+            )
+        offsets = features.pop("offset_mapping")[0].tolist()
+        if len(text) == len(query.strip()):  # offsets map into ``query`` once shifted past its leading blanks
+            spans = [(s + lead, e + lead) if e > s else (0, 0) for s, e in offsets]
+            spans = spans[: int(features["attention_mask"][0].sum())]
+        else:  # lower-casing changed the length (rare scripts): ask for offsets in the original text
+            spans = self._query_spans(query, max_length)
+        features = dict(features)
+        if prefix_id is not None:
+            for name, fill in (("input_ids", prefix_id), ("attention_mask", 1), ("token_type_ids", 0)):
+                if name in features:
+                    features[name] = model.insert_prefix_token(features[name], fill)
+        if model.attend_to_expansion_tokens:
+            features["attention_mask"].fill_(1)
         out = model.forward(input=features)
         emb = out["token_embeddings"][0]
         if not model.do_query_expansion:  # expansion keeps every [MASK]; otherwise padding goes
             emb = emb[out["attention_mask"][0].bool()]
-        return torch.nn.functional.normalize(emb.float(), p=2, dim=1).numpy()
+        return torch.nn.functional.normalize(emb.float(), p=2, dim=1).numpy(), spans
 
     # documents --------------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+        with self._doc_lock:
+            return len(self.doc_tokenizer(text, add_special_tokens=False, truncation=False,
+                                          verbose=False)["input_ids"])
 
     def _windows(self, n_tokens: int) -> list[tuple[int, int, int, int]]:
         """(start, end, own_start, own_end) of each window; owned ranges tile [0, n)."""
@@ -307,15 +362,21 @@ class Encoder:
         return [emb[i, : len(seq)].numpy() for i, seq in enumerate(sequences)]
 
     def encode_documents(
-        self, texts: Sequence[str], passages: Sequence[Sequence[tuple[int, int]]]
+        self, texts: Sequence[str], passages: Sequence[Sequence[tuple[int, int]]],
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[list[PassageVectors]]:
-        """Vectors for each passage (char ranges) of each text."""
+        """Vectors for each passage (char ranges) of each text. ``should_stop`` is polled before each
+        document's tokenization and each forward call; true raises EncodingStopped (a stop asked for
+        mid-batch ends within one forward call, not after the whole batch)."""
         lower_priority()
         docs = []
         jobs: list[tuple[int, int, list[int]]] = []  # (doc, window index, input ids)
         for d, text in enumerate(texts):
-            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                                 truncation=False, verbose=False)
+            if should_stop is not None and should_stop():
+                raise EncodingStopped()
+            with self._doc_lock:  # one document at a time: a count_tokens elsewhere never waits for a batch
+                enc = self.doc_tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                         truncation=False, verbose=False)
             ids = np.asarray(enc["input_ids"], dtype=np.int64)
             offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
             windows = self._windows(len(ids))
@@ -333,6 +394,8 @@ class Encoder:
         def flush() -> None:
             if not batch:
                 return
+            if should_stop is not None and should_stop():
+                raise EncodingStopped()
             results = self._forward([jobs[j][2] for j in batch])
             for j, res in zip(batch, results, strict=True):
                 outputs[(jobs[j][0], jobs[j][1])] = res
