@@ -8,6 +8,7 @@ the schema version; :data:`MIGRATIONS` brings older catalogs forward. Every writ
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sqlite3
 import sys
@@ -40,7 +41,7 @@ from .config import Settings  # noqa: E402
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class CatalogError(Exception):
@@ -133,7 +134,30 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+def _migrate_2_exclusions(db: sqlite_utils.Database) -> None:
+    """Exclusion patterns (.gitignore syntax) per watched folder ('' = every folder), with the defaults."""
+    from .exclusions import DEFAULT_PATTERNS
+
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS exclusions (
+            id INTEGER PRIMARY KEY,
+            folder TEXT NOT NULL DEFAULT '',   -- '' = under every watched folder
+            pattern TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            added_at REAL NOT NULL,
+            UNIQUE(folder, pattern)
+        );
+        """
+    )
+    now = time.time()
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO exclusions(folder, pattern, is_default, added_at) VALUES ('', ?, 1, ?)",
+        [(p, now) for p in DEFAULT_PATTERNS],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2_exclusions]
 
 
 def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
@@ -239,6 +263,82 @@ class Catalog:
     def bump_generation(self) -> None:
         """Readers reload segment liveness when this changes."""
         self.set_setting("index_generation", int(self.get_setting("index_generation", 0)) + 1)
+
+    # exclusions (patterns; see core/exclusions.py) ------------------------------------------------------
+    def exclusions(self) -> list[tuple[str, str, bool]]:
+        """(folder, pattern, is a default) rows; folder '' = every watched folder."""
+        rows = self.db.execute("SELECT folder, pattern, is_default FROM exclusions ORDER BY folder, id").fetchall()
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    def add_exclusion(self, folder: str, pattern: str) -> bool:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO exclusions(folder, pattern, is_default, added_at) VALUES (?, ?, 0, ?)",
+            [folder, pattern, time.time()],
+        )
+        return cursor.rowcount > 0
+
+    def remove_exclusion(self, folder: str, pattern: str) -> bool:
+        cursor = self.db.execute("DELETE FROM exclusions WHERE folder = ? AND pattern = ?", [folder, pattern])
+        return cursor.rowcount > 0
+
+    # the scanner's view of the files table -------------------------------------------------------------
+    @staticmethod
+    def _scope_clause(scopes: list[str] | None) -> tuple[str, list[Any]]:
+        """WHERE clause for paths equal to or under any of ``scopes`` (stored paths, see core/paths.py):
+        two ranges each, since a child whose name is not UTF-8 is stored in the NUL-prefixed form."""
+        if scopes is None:
+            return "", []
+        from . import paths as P
+
+        terms: list[str] = []
+        params: list[Any] = []
+        for scope in scopes:
+            forms = {P.to_db(scope), "\x00" + os.fsencode(scope).decode("latin-1")}
+            for form in forms:
+                lower = form.rstrip("/") + "/"
+                terms.append("(path = ? OR (path >= ? AND path < ?))")
+                params += [form, lower, lower[:-1] + chr(ord("/") + 1)]
+        return " WHERE " + " OR ".join(terms) if terms else " WHERE 0", params
+
+    def _scoped(self, sql: str, scopes: list[str] | None) -> list[Any]:
+        if scopes is None:
+            return self.db.execute(sql).fetchall()
+        rows: dict[Any, Any] = {}
+        for start in range(0, len(scopes), 100):  # SQLite limits the depth of an OR chain
+            where, params = self._scope_clause(scopes[start : start + 100])
+            for row in self.db.execute(sql + where, params).fetchall():
+                rows[row[0]] = row
+        return list(rows.values())
+
+    def known_files(self, scopes: list[str] | None = None) -> list[tuple[int, str, int, float, str]]:
+        """(id, stored path, size, mtime, hash) of every file, or of those under ``scopes``."""
+        return self._scoped("SELECT id, path, size, mtime, hash FROM files", scopes)
+
+    def known_failures(self, scopes: list[str] | None = None) -> list[tuple[str, int, float]]:
+        return self._scoped("SELECT path, size, mtime FROM failures", scopes)
+
+    def apply_scan(self, moves: list[tuple[int, str, str, str]], touch: list[tuple[int, float]],
+                   deleted_ids: list[int], vanished_failures: list[str]) -> None:
+        """One transaction: moved files keep their row (and vectors) under the new path, touched files
+        get their new mtime, deleted files go with their passages (hidden from search at once)."""
+        with self.transaction():
+            now = time.time()
+            self.db.conn.executemany(
+                "UPDATE files SET path = ?, name = ?, ext = ?, updated_at = ? WHERE id = ?",
+                [(path, name, ext, now, fid) for fid, path, name, ext in moves],
+            )
+            self.db.conn.executemany("UPDATE files SET mtime = ? WHERE id = ?", [(m, f) for f, m in touch])
+            self.delete_files(deleted_ids)
+            self.db.conn.executemany("DELETE FROM failures WHERE path = ?", [(p,) for p in vanished_failures])
+            if deleted_ids:
+                self.bump_generation()
+
+    def delete_files(self, ids: list[int]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM passages WHERE file_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
 
     # counts -----------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -8,7 +8,6 @@ segments. A crash at any instant leaves the last committed state; the next run r
 from __future__ import annotations
 
 import os
-import stat as stat_mod
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,10 +21,12 @@ from . import paths as P
 from .catalog import Catalog, Writer
 from .config import Settings
 from .encoder import Encoder
-from .extract import ExtractLimits, ExtractOutcome, extract_many, is_candidate
+from .exclusions import Rules
+from .extract import ExtractLimits, ExtractOutcome, extract_many
 from .index import SegmentStore, write_segment
-from .index.segments import default_nbits, file_digest
+from .index.segments import default_nbits
 from .passages import split_passages
+from .scan import DiffCounts, Scanner, ScanResult, Seen, diff
 
 
 class Cancelled(Exception):
@@ -59,17 +60,6 @@ class IndexReport:
     semantic: bool = True
 
 
-@dataclass
-class _Seen:
-    path: str
-    size: int
-    mtime: float
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 class Indexer:
     def __init__(
         self,
@@ -98,27 +88,45 @@ class Indexer:
             raise Cancelled()
 
     # ------------------------------------------------------------------------------------------------
-    def run(self, roots: Iterable[str] | None = None, encode: bool = True) -> IndexReport:
+    def run(self, roots: Iterable[str] | None = None, encode: bool = True, rules: Rules | None = None) -> IndexReport:
+        """Full reconcile: every watched folder is scanned (start-up, overflow, changed exclusions)."""
         report = IndexReport()
         self.recover(report)
-        roots = list(roots) if roots is not None else self.writer.call(lambda c: c.roots())
-        seen = self._scan(roots, report)
+        roots = list(roots) if roots is not None else [P.from_db(r) for r in self.writer.call(lambda c: c.roots())]
+        rules = rules or Rules(roots, data_dir=self.data_dir)
+        scan = self._scanner(rules).full(roots)
         self._check()
-        to_extract = self._diff(roots, seen, report)
-        self._extract(to_extract, report)
+        self._apply_scan(scan, roots, report)
         if encode:
-            encoder = None
-            try:
-                encoder = self._encoder()
-            except Exception as exc:  # ModelUnavailable and friends: keyword search still works
-                report.warnings.append(str(exc))
-            if encoder is None:
-                report.semantic = False
-            else:
-                self._ensure_model_key()
-                self._encode(encoder, report)
-                self._compact(final=True)
+            self.encode_pending(report)
         self._progress(Progress("done", message="index is up to date"))
+        return report
+
+    def run_changes(self, paths: Iterable[str], roots: list[str], rules: Rules, encode: bool = True) -> IndexReport:
+        """Incremental: only ``paths`` (files, or folders walked whole) are looked at; what the catalog
+        knows under them and no longer finds is dropped, moves keep their vectors."""
+        report = IndexReport()
+        scan = self._scanner(rules).changed(paths, roots)
+        self._apply_scan(scan, roots, report)
+        if encode:
+            self.encode_pending(report)
+        self._progress(Progress("done", message="index is up to date"))
+        return report
+
+    def encode_pending(self, report: IndexReport | None = None) -> IndexReport:
+        """Encode every file still waiting for vectors (keyword-searchable already), then compact."""
+        report = report if report is not None else IndexReport()
+        encoder = None
+        try:
+            encoder = self._encoder()
+        except Exception as exc:  # ModelUnavailable and friends: keyword search still works
+            report.warnings.append(str(exc))
+        if encoder is None:
+            report.semantic = False
+        else:
+            self._ensure_model_key()
+            self._encode(encoder, report)
+            self._compact(final=True)
         return report
 
     # --- recovery ------------------------------------------------------------------------------------
@@ -169,131 +177,42 @@ class Indexer:
         self.writer.call(lambda c: c.db.execute("DELETE FROM segments WHERE state = 'retired'"))
         self.store.remove_orphans(self.store.check(self.reader).orphans)
 
-    # --- scan & diff -----------------------------------------------------------------------------
-    def _scan(self, roots: list[str], report: IndexReport) -> dict[str, _Seen]:
-        excludes = [e for e in self.writer.call(lambda c: c.roots("exclude"))]
-        # our own files never index themselves (eval documents under the data dir are fine)
-        own = [str(self.data_dir / name) for name in ("segments", "models", "logs")]
-        seen: dict[str, _Seen] = {}
-        self._unreadable_dirs: list[str] = []
-        self._missing_roots: list[str] = []
-        last = time.monotonic()
-        for root in roots:
-            if not os.path.exists(root):
-                self._missing_roots.append(root)
-                report.warnings.append(f"folder {P.display(root)} is not there (unplugged?); its files are kept")
-                continue
-            if os.path.isfile(root):
-                st = os.stat(root)
-                seen[root] = _Seen(root, st.st_size, st.st_mtime)
-                continue
-            stack = [root]
-            while stack:
-                folder = stack.pop()
-                try:
-                    entries = list(os.scandir(folder))
-                except OSError:
-                    self._unreadable_dirs.append(folder)
-                    continue
-                for entry in entries:
-                    path = entry.path
-                    if entry.name.startswith(".") or any(_under(path, e) for e in excludes + own):
-                        continue
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat_mod.S_ISDIR(st.st_mode):
-                        stack.append(path)
-                    elif stat_mod.S_ISREG(st.st_mode) and is_candidate(Path(path)):
-                        seen[path] = _Seen(path, st.st_size, st.st_mtime)
-                if time.monotonic() - last > 0.5:
-                    last = time.monotonic()
-                    self._progress(Progress("scan", done=len(seen), current=P.display(folder)))
-                    self._check()
-        report.scanned = len(seen)
-        return seen
+    # --- scan & diff (core/scan.py) -------------------------------------------------------------------
+    def _scanner(self, rules: Rules) -> Scanner:
+        return Scanner(rules, progress=lambda n, where: self._progress(Progress("scan", done=n,
+                                                                                current=P.display(where))),
+                       check=self._check)
 
-    def _diff(self, roots: list[str], seen: dict[str, _Seen], report: IndexReport) -> list[tuple[_Seen, str]]:
-        known = {
-            P.from_db(r["path"]): r
-            for r in self.reader.query("SELECT id, path, size, mtime, hash FROM files")
-        }
-        failed = {
-            P.from_db(r["path"]): r for r in self.reader.query("SELECT path, size, mtime FROM failures")
-        }
-        in_scope = [r for r in roots if r not in self._missing_roots]
-        gone = {
-            p: r for p, r in known.items()
-            if p not in seen and any(_under(p, root) for root in in_scope)
-            and not any(_under(p, d) for d in self._unreadable_dirs)
-        }
-        gone_by_hash: dict[tuple[str, int], list[str]] = {}
-        for p, r in gone.items():
-            gone_by_hash.setdefault((r["hash"], r["size"]), []).append(p)
-        to_extract: list[tuple[_Seen, str]] = []
-        touch: list[tuple[int, float]] = []
-        moves: list[tuple[int, str]] = []
-        for path, s in seen.items():
-            row = known.get(path)
-            if row is not None and row["size"] == s.size and row["mtime"] == s.mtime:
-                report.unchanged += 1
-                continue
-            f = failed.get(path)
-            if row is None and f is not None and f["size"] == s.size and f["mtime"] == s.mtime:
-                report.unchanged += 1
-                continue
+    def _apply_scan(self, scan: ScanResult, roots: list[str], report: IndexReport) -> None:
+        for root in scan.missing_roots:
+            report.warnings.append(f"folder {P.display(root)} is not there (unplugged?); its files are kept")
+        report.scanned = len(scan.seen)
+        counts = DiffCounts()
+        to_extract = diff(self.writer, self.reader, scan, roots, counts)
+        self._record_unreadable(scan.unreadable_dirs, report)
+        report.unchanged += counts.unchanged
+        report.new += counts.new
+        report.changed += counts.changed
+        report.moved += counts.moved
+        report.deleted += counts.deleted
+        self._extract(to_extract, report)
+
+    def _record_unreadable(self, folders: list[str], report: IndexReport) -> None:
+        """A folder the scan could not open is never skipped silently: a warning now and an entry in
+        the failed list (after the diff, which keeps what was indexed under it and drops the entry
+        once the folder can be read again)."""
+        if not folders:
+            return
+        entries = []
+        for folder in folders:
             try:
-                digest = file_digest(path)
-            except FileNotFoundError:
-                continue  # vanished since the scan
-            except OSError:
-                digest = ""  # unreadable: extraction records the reason in the failed list
-            if row is not None and row["hash"] == digest:
-                touch.append((row["id"], s.mtime))
-                report.unchanged += 1
-                continue
-            candidates = gone_by_hash.get((digest, s.size))
-            if row is None and candidates:
-                old = candidates.pop()
-                moves.append((gone.pop(old)["id"], path))
-                touch.append((known[old]["id"], s.mtime))
-                report.moved += 1
-                continue
-            if row is None:
-                report.new += 1
-            else:
-                report.changed += 1
-            to_extract.append((s, digest))
-        deleted_ids = [r["id"] for r in gone.values()]
-        vanished_failures = [
-            p for p in failed if p not in seen and any(_under(p, root) for root in in_scope)
-        ]
-        report.deleted = len(deleted_ids)
-
-        def apply(c: Catalog) -> None:
-            with c.transaction():
-                for fid, path in moves:
-                    name = os.path.basename(path)
-                    c.db.execute(
-                        "UPDATE files SET path = ?, name = ?, ext = ?, updated_at = ? WHERE id = ?",
-                        [P.to_db(path), name, Path(name).suffix.lower().lstrip("."), time.time(), fid],
-                    )
-                for fid, mtime in touch:
-                    c.db.execute("UPDATE files SET mtime = ? WHERE id = ?", [mtime, fid])
-                for start in range(0, len(deleted_ids), 500):
-                    chunk = deleted_ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    c.db.execute(f"DELETE FROM passages WHERE file_id IN ({marks})", chunk)
-                    c.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
-                for p in vanished_failures:
-                    c.db.execute("DELETE FROM failures WHERE path = ?", [P.to_db(p)])
-                if deleted_ids:
-                    c.bump_generation()
-
-        if moves or touch or deleted_ids or vanished_failures:
-            self.writer.call(apply)
-        return to_extract
+                os.listdir(folder)
+                reason = "could not be read while scanning"
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+            report.warnings.append(f"folder {P.display(folder)} cannot be read ({reason}); its files are left out")
+            entries.append((P.to_db(folder), f"folder cannot be read: {reason}"))
+        self.writer.call(lambda c: c.record_failures(entries))
 
     # --- extract ---------------------------------------------------------------------------------
     def _limits(self) -> ExtractLimits:
@@ -303,11 +222,11 @@ class Indexer:
             timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb,
         )
 
-    def _extract(self, items: list[tuple[_Seen, str]], report: IndexReport) -> None:
+    def _extract(self, items: list[tuple[Seen, str]], report: IndexReport) -> None:
         if not items:
             return
         by_path = {s.path: (s, digest) for s, digest in items}
-        pending: list[tuple[ExtractOutcome, _Seen, str]] = []
+        pending: list[tuple[ExtractOutcome, Seen, str]] = []
         started = time.monotonic()
         done = 0
 
@@ -336,7 +255,7 @@ class Indexer:
         finally:
             flush()
 
-    def _store_extracted(self, c: Catalog, batch: list[tuple[ExtractOutcome, _Seen, str]]) -> None:
+    def _store_extracted(self, c: Catalog, batch: list[tuple[ExtractOutcome, Seen, str]]) -> None:
         now = time.time()
         target = self.settings.passage_chars
         with c.transaction():

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -19,11 +19,15 @@ from . import paths as P
 from .catalog import Catalog, CatalogError, Writer, integrity_problems
 from .config import Settings, resolve_data_dir
 from .encoder import Encoder
+from .exclusions import GITIGNORE_SETTING, GLOBAL, Exclusion, PatternError, Rules, check_pattern
 from .extract import ExtractLimits, ExtractOutcome, extract_one
 from .index import SegmentStore
-from .indexer import Indexer, IndexReport, Progress
+from .indexer import Cancelled, Indexer, IndexReport, Progress
+from .memory import release_memory
 from .model import ModelLocation, ModelUnavailable, find_model, load_colbert, model_key, resolve_model
+from .scan import root_state
 from .search import Searcher, SearchResponse
+from .watcher import ChangeMonitor
 
 CATALOG = "catalog.db"
 STATE = "state.json"  # roots and settings mirrored outside SQLite, so a lost catalog can be rebuilt
@@ -92,11 +96,26 @@ class Service:
         self.close()
 
     @contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _exclusive(self, should_stop: Callable[[], bool] | None = None,
+                   progress: Callable[[Progress], None] | None = None) -> Iterator[None]:
+        """The writer lock of this data folder. Another process holding it (a CLI `index` next to
+        `watch` or the window) is waited for, with a message; ``should_stop`` ends the wait (Cancelled)."""
         try:
             self._lock.acquire(timeout=0.5)
-        except LockTimeout as exc:
-            raise Busy(f"another desktop-search process is updating {self.data_dir}") from exc
+        except LockTimeout:
+            message = f"waiting for another desktop-search process… (it is updating {self.data_dir})"
+            if progress is not None:
+                progress(Progress("wait", message=message))
+            elif self._progress_message is not None:
+                self._progress_message(message)
+            while True:
+                if should_stop is not None and should_stop():
+                    raise Cancelled() from None
+                try:
+                    self._lock.acquire(timeout=0.5)
+                    break
+                except LockTimeout:
+                    continue
         try:
             yield
         finally:
@@ -166,7 +185,7 @@ class Service:
     def indexer(
         self, progress: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None
     ) -> Indexer:
-        return Indexer(self.data_dir, self.writer, self.reader(), self.store, self.settings, self.encoder,
+        return Indexer(self.data_dir, self.writer, self.reader(), self.store, self.settings, self._use_encoder,
                        self._model_key, progress, should_stop)
 
     def index(
@@ -176,10 +195,150 @@ class Service:
         should_stop: Callable[[], bool] | None = None,
         encode: bool = True,
     ) -> IndexReport:
-        with self._exclusive():
+        with self._exclusive(should_stop, progress), self._model_in_use():
             if paths:
                 self.add_roots(paths)
-            return self.indexer(progress, should_stop).run(self.roots(), encode=encode)
+            return self.indexer(progress, should_stop).run(self.roots(), encode=encode, rules=self.rules())
+
+    # --- live index: incremental runs, exclusions, watched-folder states, the idle model -----------
+    def index_changes(
+        self,
+        paths: Iterable[str] | None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        encode: bool = True,
+    ) -> IndexReport:
+        """Index only ``paths`` (what the watcher saw change); ``None`` reconciles everything."""
+        if paths is None:
+            return self.index(progress=progress, should_stop=should_stop, encode=encode)
+        with self._exclusive(should_stop, progress), self._model_in_use():
+            rules = self.rules()
+            return self.indexer(progress, should_stop).run_changes(paths, self.roots(), rules, encode=encode)
+
+    def encode_pending(self, progress: Callable[[Progress], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> IndexReport:
+        """Encode the files that are keyword-searchable but have no vectors yet."""
+        if not self.reader().counts().get("pending"):
+            return IndexReport()
+        with self._exclusive(should_stop, progress), self._model_in_use():
+            return self.indexer(progress, should_stop).encode_pending()
+
+    def rules(self) -> Rules:
+        """What the scanner and the watcher leave out, as stored in the catalog now."""
+        roots, excluded, rows, gitignore = self.writer.call(lambda c: (
+            c.roots(), c.roots("exclude"), c.exclusions(), c.get_setting(GITIGNORE_SETTING, False)))
+        return Rules([P.from_db(r) for r in roots],
+                      [Exclusion(P.from_db(f) if f else GLOBAL, p, d) for f, p, d in rows],
+                      gitignore=bool(gitignore), data_dir=self.data_dir,
+                      excluded_paths=[P.from_db(r) for r in excluded])
+
+    def watch_config(self) -> tuple[Any, ...]:
+        """What a running watcher must restart on when it changes: folders, exclusions, .gitignore."""
+        return self.writer.call(lambda c: (
+            tuple(P.from_db(r) for r in c.roots()), tuple(c.exclusions()), c.roots("exclude"),
+            bool(c.get_setting(GITIGNORE_SETTING, False))))
+
+    def change_monitor(self, on_change: Callable[[set[str] | None], None], **options: Any) -> ChangeMonitor:
+        """A watcher for this index (not started: call ``start(service.roots())``)."""
+        return ChangeMonitor(on_change, rules=self.rules(), **options)
+
+    def exclusions(self) -> list[Exclusion]:
+        return self.rules().exclusions
+
+    def gitignore(self) -> bool:
+        return bool(self.writer.call(lambda c: c.get_setting(GITIGNORE_SETTING, False)))
+
+    def _exclusion_folder(self, folder: str | None) -> str:
+        if not folder:
+            return GLOBAL
+        path = os.path.abspath(os.path.expanduser(folder))
+        if path not in self.roots():
+            raise FileNotFoundError(f"not a watched folder: {P.display(path)}")
+        return P.to_db(path)
+
+    def exclude(self, patterns: Iterable[str], folder: str | None = None) -> int:
+        """Add exclusion patterns (global, or for one watched folder); returns how many were new.
+        The next index run (or the running watcher) drops the files they now leave out."""
+        checked = [check_pattern(p) for p in patterns]
+        where = self._exclusion_folder(folder)
+        added = self.writer.call(lambda c: sum(c.add_exclusion(where, p) for p in checked))
+        self._save_state()
+        return int(added)
+
+    def include(self, patterns: Iterable[str], folder: str | None = None) -> int:
+        """Remove exclusion patterns (defaults too); returns how many were removed; unknown ones raise."""
+        where = self._exclusion_folder(folder)
+        wanted = [p.strip() for p in patterns]
+        known = {(f, p) for f, p, _ in self.writer.call(lambda c: c.exclusions())}
+        missing = [p for p in wanted if (where, p) not in known]
+        if missing:
+            scope = f" for {P.display(P.from_db(where))}" if where else ""
+            raise PatternError(f"no exclusion {missing[0]!r}{scope} (see `desktop-search exclusions`)")
+        removed = self.writer.call(lambda c: sum(c.remove_exclusion(where, p) for p in wanted))
+        self._save_state()
+        return int(removed)
+
+    def set_exclusions(self, patterns: Iterable[str], folder: str | None = None) -> None:
+        """Replace the patterns of ``folder`` (or the global ones) with ``patterns`` (the window's field)."""
+        checked = [check_pattern(p) for p in patterns if p.strip()]
+        where = self._exclusion_folder(folder)
+
+        def apply(c: Catalog) -> None:
+            with c.transaction():
+                for f, p, _ in c.exclusions():
+                    if f == where and p not in checked:
+                        c.remove_exclusion(f, p)
+                for p in checked:
+                    c.add_exclusion(where, p)
+
+        self.writer.call(apply)
+        self._save_state()
+
+    def set_gitignore(self, enabled: bool) -> None:
+        self.writer.call(lambda c: c.set_setting(GITIGNORE_SETTING, bool(enabled)))
+        self._save_state()
+
+    def root_states(self) -> list[dict[str, Any]]:
+        """Every watched folder with its state: ok | offline | unreadable | not a folder, and why."""
+        out = []
+        for root in self.roots():
+            state, detail = root_state(root)
+            out.append({"path": P.display(root), "state": state, "detail": detail})
+        return out
+
+    @contextmanager
+    def _model_in_use(self) -> Iterator[None]:
+        with self._model_lock:
+            self._model_users = getattr(self, "_model_users", 0) + 1
+        try:
+            yield
+        finally:
+            with self._model_lock:
+                self._model_users -= 1
+                self._model_used = time.monotonic()
+
+    def _use_encoder(self) -> Encoder | None:
+        self._model_used = time.monotonic()
+        return self.encoder()
+
+    def release_model_if_idle(self, idle_s: float | None = None) -> bool:
+        """Unload the model when nothing used it for ``idle_s`` (default: the setting, 10 minutes) and no
+        index run holds it; the next query or index run loads it again. Returns whether it was released.
+        Under the model lock, so it never races a load; a query that already holds the encoder keeps
+        its own reference until it ends."""
+        idle = self.settings.model_idle_minutes * 60.0 if idle_s is None else idle_s
+        with self._model_lock:
+            if self._encoder is None or getattr(self, "_model_users", 0) > 0:
+                return False
+            used = getattr(self, "_model_used", None)
+            if used is None:  # loaded directly (the window's loader): the idle time starts now
+                self._model_used = time.monotonic()
+                return False
+            if time.monotonic() - used < idle:
+                return False
+            self._encoder = None
+        release_memory()
+        return True
 
     def remove(self, paths: list[str]) -> int:
         """Stop watching ``paths`` and drop their files; returns how many files were dropped."""
@@ -223,7 +382,7 @@ class Service:
         return Searcher(self.reader, self.store, self._encoder_or_none)
 
     def _encoder_or_none(self) -> Encoder | None:
-        return self.encoder()
+        return self._use_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
                should_stop: Callable[[], bool] | None = None) -> SearchResponse:

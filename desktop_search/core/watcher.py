@@ -1,63 +1,169 @@
-"""Keep the index current: watchdog events become debounced incremental index runs.
+"""Keep the index current: watchdog events become sets of changed paths for incremental index runs.
 
-At start the index is reconciled with the disk (files changed while the app was closed); after
-that, any event under a watched folder schedules a run once things have been quiet for a moment.
-Moves need no special case: the indexer recognises a moved file by its content hash.
+Policy: every event's paths (source and destination of a move) go into a set at once, unless the
+scanner would skip them (hidden, excluded, the app's data folder). The set is handed on when events
+have been quiet for ``debounce_s`` or, at the latest, ``max_wait_s`` after its first path arrived, so
+a change is picked up within about a second even while another file is rewritten every 0.2 s. Only
+at start-up, on overflow (more than ``max_paths`` paths, or the kernel dropped events) or when the
+watched folders or exclusions change does a full reconcile run. Watched folders are checked every
+few seconds: one that disappears (unplugged drive) is reported offline and keeps its index; when it
+comes back its watch is renewed and its files reconciled.
+
+Owner and threads: watchdog's observer thread only adds to the set (under ``_lock``); the monitor's
+own thread hands batches to ``on_change``; ``watch`` runs the index jobs on the caller's thread.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .exclusions import Rules
 from .indexer import Cancelled, IndexReport, Progress
+
+Changes = set[str] | None  # None: reconcile everything
+ROOT_POLL_S = 3.0
+
+
+class _OverflowLog(logging.Handler):
+    """watchdog rebuilds its inotify watches after a queue overflow but tells handlers nothing: its
+    warning is the only sign that events were lost, so it is caught here."""
+
+    def __init__(self, monitor: ChangeMonitor):
+        super().__init__(logging.WARNING)
+        self.monitor = monitor
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.monitor.overflow()
 
 
 class ChangeMonitor:
-    """Calls ``on_change`` (on its own thread) once watched folders have been quiet for ``debounce_s``
-    after a change. Used by ``watch`` below and by the window, which runs the index job itself."""
+    """Calls ``on_change(paths)`` on its own thread with the changed paths (``None``: reconcile
+    everything). Used by ``watch`` below and by the window, which runs the index job itself."""
 
-    def __init__(self, on_change: Callable[[], None], ignore: Iterable[str] = (), debounce_s: float = 2.0):
+    def __init__(
+        self,
+        on_change: Callable[[Changes], None],
+        rules: Rules | None = None,
+        ignore: Iterable[str] = (),
+        debounce_s: float = 0.3,
+        max_wait_s: float = 1.0,
+        max_paths: int = 5000,
+        on_roots: Callable[[dict[str, bool]], None] | None = None,
+    ):
         self._on_change = on_change
-        self._ignore = [str(i) for i in ignore]
-        self._debounce_s = debounce_s
-        self._changed = threading.Event()
+        self._on_roots = on_roots
+        self.rules = rules
+        self._ignore = [str(i).rstrip(os.sep) for i in ignore]
+        self.debounce_s = debounce_s
+        self.max_wait_s = max_wait_s
+        self.max_paths = max_paths
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._overflow = False
+        self._first = 0.0
+        self._last = 0.0
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._observer: Any = None
+        self._watches: dict[str, Any] = {}
+        self._online: dict[str, bool] = {}
         self._thread: threading.Thread | None = None
+        self._log = _OverflowLog(self)
+        self.dropped = 0  # paths dropped at once because the scanner skips them (tests, stats)
 
-    def dispatch(self, event: Any) -> None:  # watchdog's handler interface
-        path = os.fsdecode(getattr(event, "src_path", "") or "")
-        if not any(path.startswith(i) for i in self._ignore):
-            self._changed.set()
+    # --- watchdog's handler interface (observer thread) --------------------------------------------
+    def dispatch(self, event: Any) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return  # reads change nothing
+        if event.is_directory and event.event_type == "modified":
+            return  # a folder's "modified" only echoes its children's own events: walking it is waste
+        paths = [os.fsdecode(event.src_path)]
+        if getattr(event, "dest_path", ""):
+            paths.append(os.fsdecode(event.dest_path))
+        keep = [p for p in paths if not self._skip(p, event.is_directory)]
+        if not keep:
+            self.dropped += 1
+            return
+        self.add(keep)
 
+    def _skip(self, path: str, is_dir: bool) -> bool:
+        if any(path == i or path.startswith(i + os.sep) for i in self._ignore):
+            return True
+        rules = self.rules
+        if rules is None:
+            return False
+        if rules.gitignore and os.path.basename(path) == ".gitignore":
+            rules.forget_gitignore(os.path.dirname(path))
+            self.overflow()  # what it leaves out changed: look at everything again
+            return True
+        return rules.skip(path, is_dir)
+
+    def add(self, paths: Iterable[str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not self._paths and not self._overflow:
+                self._first = now
+            self._last = now
+            self._paths.update(paths)
+            if len(self._paths) > self.max_paths:
+                self._overflow = True
+                self._paths.clear()
+        self._wake.set()
+
+    def overflow(self) -> None:
+        """Events were lost (or cannot be trusted): the next batch is a full reconcile."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._paths and not self._overflow:
+                self._first = now
+            self._last = now
+            self._overflow = True
+            self._paths.clear()
+        self._wake.set()
+
+    @property
+    def pending(self) -> bool:
+        with self._lock:
+            return bool(self._paths) or self._overflow
+
+    # --- lifetime --------------------------------------------------------------------------------
     def start(self, roots: Iterable[str]) -> None:
         from watchdog.observers import Observer
 
         self.stop()
         self._stop.clear()
         self._observer = Observer()
+        self._watches = {}
+        self._online = {}
         for root in roots:
-            if os.path.isdir(root):
-                self._observer.schedule(self, root, recursive=True)
+            self._online[root] = self._schedule(root)
         self._observer.start()
+        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._log)
         self._thread = threading.Thread(target=self._loop, name="change-monitor", daemon=True)
         self._thread.start()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            if not self._changed.wait(0.5):
-                continue
-            while self._changed.is_set():  # wait for a quiet moment: saves come in bursts
-                self._changed.clear()
-                if self._stop.wait(self._debounce_s):
-                    return
-            self._on_change()
+    def _schedule(self, root: str) -> bool:
+        if not os.path.isdir(root):
+            return False
+        try:
+            self._watches[root] = self._observer.schedule(self, root, recursive=True)
+        except OSError:  # unreadable, too many watches, or gone meanwhile: polled again later
+            return False
+        return True
+
+    def online(self) -> dict[str, bool]:
+        return dict(self._online)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._log)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join()
@@ -66,29 +172,126 @@ class ChangeMonitor:
             self._thread.join()
         self._thread = None
 
+    # --- the monitor's thread --------------------------------------------------------------------
+    def _loop(self) -> None:
+        next_poll = time.monotonic() + ROOT_POLL_S
+        while not self._stop.is_set():
+            now = time.monotonic()
+            with self._lock:
+                waiting = bool(self._paths) or self._overflow
+                due = min(self._last + self.debounce_s, self._first + self.max_wait_s) if waiting else None
+            if due is not None and now >= due:
+                with self._lock:
+                    batch: Changes = None if self._overflow else set(self._paths)
+                    self._paths.clear()
+                    self._overflow = False
+                self._on_change(batch)
+                continue
+            timeout = min(next_poll, due if due is not None else next_poll) - now
+            self._wake.clear()
+            self._wake.wait(max(0.01, timeout))
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + ROOT_POLL_S
+                self._poll_roots()
+
+    def _poll_roots(self) -> None:
+        """A folder that came back (remounted drive, re-created) is watched again and reconciled; the
+        observer's death (it can raise on odd file systems) means events were lost."""
+        if self._observer is None:
+            return
+        if not self._observer.is_alive():
+            self.overflow()
+            return
+        changed = False
+        for root, was in list(self._online.items()):
+            now = os.path.isdir(root)
+            if now and not was:
+                now = self._schedule(root)
+                if now:
+                    self.add([root])
+            elif was and not now:
+                watch = self._watches.pop(root, None)
+                if watch is not None:
+                    try:
+                        self._observer.unschedule(watch)
+                    except (KeyError, OSError):
+                        pass
+            if now != was:
+                self._online[root] = now
+                changed = True
+        if changed and self._on_roots:
+            self._on_roots(self.online())
+
 
 def watch(
     service: Any,
     stop: threading.Event,
     progress: Callable[[Progress], None] | None = None,
-    debounce_s: float = 2.0,
+    debounce_s: float = 0.3,
+    max_wait_s: float = 1.0,
     on_report: Callable[[IndexReport], None] | None = None,
+    idle_check_s: float = 30.0,
 ) -> None:
-    """Headless: reconcile, then re-index after every burst of changes until ``stop`` is set."""
-    pending = threading.Event()
-    pending.set()  # startup reconcile
-    monitor = ChangeMonitor(pending.set, ignore=[str(service.data_dir)], debounce_s=debounce_s)
-    monitor.start(service.roots())
+    """Headless: reconcile, then index what changed until ``stop`` is set.
+
+    Changed paths are extracted at once (keyword-searchable); encoding follows and gives way (between
+    batches) to newer changes. The model is released after ``settings.model_idle_minutes`` idle. A
+    writer lock held by another process is waited for; changes seen meanwhile are kept for after."""
+    lock = threading.Lock()
+    state: dict[str, Any] = {"paths": set(), "full": True}  # start-up reconcile
+    wake = threading.Event()
+
+    def on_change(paths: Changes) -> None:
+        with lock:
+            if paths is None:
+                state["full"] = True
+            else:
+                state["paths"] |= paths
+        wake.set()
+
+    monitor = service.change_monitor(on_change, debounce_s=debounce_s, max_wait_s=max_wait_s)
+    config = service.watch_config()
+    monitor.start(config[0])
+    encode_due = True
+    next_idle = time.monotonic() + idle_check_s
     try:
         while not stop.is_set():
-            if not pending.wait(0.5):
-                continue
-            pending.clear()
+            with lock:
+                full, paths = state["full"], state["paths"]
+                state["full"], state["paths"] = False, set()
             try:
-                report = service.index(progress=progress, should_stop=stop.is_set)
+                if full or paths:
+                    report = service.index_changes(None if full else paths, progress=progress,
+                                                   should_stop=stop.is_set, encode=False)
+                    encode_due = True
+                    if on_report:
+                        on_report(report)
+                    continue
+                if encode_due:
+                    encode_due = False
+                    report = service.encode_pending(progress=progress,
+                                                    should_stop=lambda: stop.is_set() or monitor.pending)
+                    if on_report and report.encoded_files:
+                        on_report(report)
             except Cancelled:
-                return
-            if on_report:
-                on_report(report)
+                if stop.is_set():
+                    return
+                encode_due = True  # newer changes came first; encoding goes on after them
+                with lock:
+                    if full:
+                        state["full"] = True
+                    state["paths"] |= paths
+                continue
+            wake.wait(1.0)
+            wake.clear()
+            if time.monotonic() >= next_idle:
+                next_idle = time.monotonic() + idle_check_s
+                service.release_model_if_idle()
+                now_config = service.watch_config()
+                if now_config != config:  # folders or exclusions changed (CLI, window): start over
+                    config = now_config
+                    monitor.rules = service.rules()
+                    monitor.start(config[0])
+                    on_change(None)
     finally:
         monitor.stop()

@@ -41,7 +41,7 @@ def test_watch_picks_up_new_and_deleted_files(tmp_path, topics):
 def test_change_monitor_debounces_bursts(tmp_path):
     calls = []
     fired = threading.Event()
-    monitor = ChangeMonitor(lambda: (calls.append(1), fired.set()), debounce_s=0.3)
+    monitor = ChangeMonitor(lambda paths: (calls.append(paths), fired.set()), debounce_s=0.3, max_wait_s=5.0)
     monitor.start([str(tmp_path)])
     try:
         for i in range(20):
@@ -50,3 +50,4 @@ def test_change_monitor_debounces_bursts(tmp_path):
     finally:
         monitor.stop()
     assert len(calls) == 1
+    assert calls[0] == {str(tmp_path / f"f{i}.txt") for i in range(20)}

@@ -1,0 +1,268 @@
+"""Scan and diff: what is on disk now against what the catalog knows.
+
+A full scan walks every watched folder (start-up, overflow, changed exclusions); an incremental one
+looks only at the paths the watcher reported (a folder among them is walked). Either way the diff
+only judges files inside the scan's *scopes*: a known file there that the scan did not see is gone,
+unless its watched folder is offline or a folder above it could not be read (those keep their index).
+Moves need no special case: a new path whose content hash equals a gone one's takes over its row, so
+its passages and vectors stay as they are.
+
+Runs on the indexing thread; catalog writes go through the writer, reads through the given reader.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from . import paths as P
+from .catalog import Catalog, Writer
+from .exclusions import Rules
+from .extract import is_candidate
+from .index.segments import file_digest
+
+ROOT_OK, ROOT_OFFLINE, ROOT_UNREADABLE, ROOT_NOT_FOLDER = "ok", "offline", "unreadable", "not a folder"
+
+
+@dataclass(slots=True)
+class Seen:
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass
+class ScanResult:
+    seen: dict[str, Seen] = field(default_factory=dict)
+    scopes: list[str] | None = None  # None: every watched folder that is online
+    online_roots: list[str] = field(default_factory=list)
+    missing_roots: list[str] = field(default_factory=list)
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+def root_state(root: str) -> tuple[str, str]:
+    """(state, detail) of a watched folder, as ``status`` shows it; never raises."""
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return ROOT_OFFLINE, "not there (unplugged or removed?); its files stay in the index"
+    except OSError as exc:  # ELOOP (symlink loop), EACCES on a parent, ENAMETOOLONG...
+        return ROOT_UNREADABLE, exc.strerror or str(exc)
+    if not stat_mod.S_ISDIR(st.st_mode):
+        if stat_mod.S_ISREG(st.st_mode):
+            return ROOT_OK, "a single file"
+        return ROOT_NOT_FOLDER, "not a folder"
+    if not os.access(root, os.R_OK | os.X_OK):
+        return ROOT_UNREADABLE, "permission denied"
+    return ROOT_OK, ""
+
+
+class Scanner:
+    def __init__(self, rules: Rules, progress: Callable[[int, str], None] | None = None,
+                 check: Callable[[], None] | None = None):
+        self.rules = rules
+        self._progress = progress or (lambda n, where: None)
+        self._check = check or (lambda: None)
+        self._candidate: dict[str, bool] = {}  # by suffix: is_candidate builds a Path per call
+
+    def _is_candidate(self, name: str) -> bool:
+        suffix = os.path.splitext(name)[1].lower()
+        known = self._candidate.get(suffix)
+        if known is None:
+            known = self._candidate[suffix] = is_candidate(name)
+        return known
+
+    def full(self, roots: list[str]) -> ScanResult:
+        result = ScanResult()
+        for root in roots:
+            self._root(root, result)
+        result.scopes = None
+        return result
+
+    def _root(self, root: str, result: ScanResult) -> bool:
+        try:
+            st = os.stat(root)
+        except OSError:
+            result.missing_roots.append(root)
+            return False
+        result.online_roots.append(root)
+        if stat_mod.S_ISREG(st.st_mode):
+            if self._is_candidate(os.path.basename(root)):
+                result.seen[root] = Seen(root, st.st_size, st.st_mtime)
+        elif stat_mod.S_ISDIR(st.st_mode):
+            self._walk(root, root, result)
+        return True
+
+    def changed(self, paths: Iterable[str], roots: list[str]) -> ScanResult:
+        """Look at ``paths`` only (files, or folders walked whole); each becomes a scope of the diff."""
+        result = ScanResult(scopes=[])
+        online: dict[str, bool] = {}
+        # a folder in the set covers everything under it: walk the outermost ones only
+        ordered = sorted(set(paths), key=lambda p: (p.count(os.sep), p))
+        taken: set[str] = set()
+        for path in ordered:
+            root = self.rules.root_of(path)
+            if root is None or root not in roots:
+                continue
+            if root not in online:
+                online[root] = os.path.exists(root)
+                (result.online_roots if online[root] else result.missing_roots).append(root)
+            if not online[root]:
+                continue  # an unplugged drive keeps its index
+            if any(_under(path, t) for t in _ancestors_in(path, taken)):
+                continue
+            if path != root and self.rules.skip(path):
+                # left out now (a move into a hidden name, say): whatever was indexed there is gone
+                result.scopes.append(path)  # type: ignore[union-attr]
+                taken.add(path)
+                continue
+            taken.add(path)
+            result.scopes.append(path)  # type: ignore[union-attr]
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue  # gone: the diff drops what was known there
+            if stat_mod.S_ISDIR(st.st_mode):
+                self._walk(root, path, result)
+            elif stat_mod.S_ISREG(st.st_mode) and self._is_candidate(os.path.basename(path)):
+                result.seen[path] = Seen(path, st.st_size, st.st_mtime)
+        return result
+
+    def _walk(self, root: str, top: str, result: ScanResult) -> None:
+        rules = self.rules
+        matcher = rules.matcher_for(root)
+        cut = len(root) + 1 if root != os.sep else 1
+        slow = rules.needs_entry_check(top)  # .gitignore files, excluded paths, our data folder below
+        seen = result.seen
+        last = time.monotonic()
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = list(it)
+            except OSError:
+                result.unreadable_dirs.append(folder)
+                continue
+            for entry in entries:
+                path = entry.path
+                rel = path[cut:]
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if matcher.match(rel + "/" if is_dir else rel):
+                    continue
+                if slow and rules.skip_entry(root, rel, path, is_dir):
+                    continue
+                if is_dir:
+                    stack.append(path)
+                    continue
+                if not self._is_candidate(entry.name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat_mod.S_ISREG(st.st_mode):
+                    seen[path] = Seen(path, st.st_size, st.st_mtime)
+            now = time.monotonic()
+            if now - last > 0.5:
+                last = now
+                self._progress(len(seen), folder)
+                self._check()
+
+
+@dataclass
+class DiffCounts:
+    unchanged: int = 0
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    deleted: int = 0
+
+
+def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
+         counts: DiffCounts) -> list[tuple[Seen, str]]:
+    """Apply moves, touches and deletions to the catalog; return the files to extract (with hashes)."""
+    seen = scan.seen
+    known = {P.from_db(r[1]): r for r in reader.known_files(scan.scopes)}
+    failed = {P.from_db(r[0]): r for r in reader.known_failures(scan.scopes)}
+    if scan.scopes is None:
+        scopes = [r for r in roots if r not in scan.missing_roots]
+    else:
+        scopes = scan.scopes
+    protected = scan.unreadable_dirs + scan.missing_roots
+
+    def in_scope(p: str) -> bool:
+        # an incremental scan's rows all come from its scopes already (one range query each)
+        if scan.scopes is None and not any(_under(p, s) for s in scopes):
+            return False
+        return not any(_under(p, d) for d in protected)
+
+    gone = {p: r for p, r in known.items() if p not in seen and in_scope(p)}
+    gone_by_hash: dict[tuple[str, int], list[str]] = {}
+    for p, r in gone.items():
+        gone_by_hash.setdefault((r[4], r[2]), []).append(p)
+    to_extract: list[tuple[Seen, str]] = []
+    touch: list[tuple[int, float]] = []
+    moves: list[tuple[int, str, str, str]] = []
+    for path, s in seen.items():
+        row = known.get(path)
+        if row is not None and row[2] == s.size and row[3] == s.mtime:
+            counts.unchanged += 1
+            continue
+        f = failed.get(path)
+        if row is None and f is not None and f[1] == s.size and f[2] == s.mtime:
+            counts.unchanged += 1
+            continue
+        try:
+            digest = file_digest(path)
+        except FileNotFoundError:
+            continue  # vanished since the scan
+        except OSError:
+            digest = ""  # unreadable: extraction records the reason in the failed list
+        if row is not None and row[4] == digest:
+            touch.append((row[0], s.mtime))
+            counts.unchanged += 1
+            continue
+        candidates = gone_by_hash.get((digest, s.size)) if digest else None
+        if row is None and candidates:
+            old = candidates.pop()
+            fid = gone.pop(old)[0]
+            name = os.path.basename(path)
+            moves.append((fid, P.to_db(path), P.display(name), os.path.splitext(name)[1].lower().lstrip(".")))
+            touch.append((fid, s.mtime))
+            counts.moved += 1
+            continue
+        if row is None:
+            counts.new += 1
+        else:
+            counts.changed += 1
+        to_extract.append((s, digest))
+    deleted_ids = [r[0] for r in gone.values()]
+    vanished = [P.to_db(p) for p in failed if p not in seen and in_scope(p)]
+    counts.deleted += len(deleted_ids)
+    if moves or touch or deleted_ids or vanished:
+        writer.call(lambda c: c.apply_scan(moves, touch, deleted_ids, vanished))
+    return to_extract
+
+
+def _ancestors_in(path: str, taken: set[str]) -> list[str]:
+    """Those of ``taken`` that are ``path`` or a folder above it (cheap: walks up ``path``)."""
+    out = []
+    p = path
+    while True:
+        if p in taken:
+            out.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            return out
+        p = parent
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
