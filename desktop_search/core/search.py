@@ -67,6 +67,8 @@ class ParsedQuery:
 
 _TOKEN = re.compile(r'-?"[^"]*"?|[^\s"]+')
 _SIZE = re.compile(r"^([<>]=?)?(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
+_MAX_SIZE = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _parse_date(value: str, end: bool) -> float:
@@ -77,22 +79,27 @@ def _parse_date(value: str, end: bool) -> float:
         day = int(parts[2]) if len(parts) > 2 else None
     except ValueError as exc:
         raise QueryError(f"bad date {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
-    if day is None:
-        if end:
-            nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-            return dt.datetime.combine(nxt, dt.time()).timestamp()
-        day = 1
+    # Out-of-range parts (month 13, year 0 or 99999: found by fuzzing) are the person's typo, not a crash.
     try:
+        if not 1 <= month <= 12:
+            raise ValueError(month)
+        if day is None:
+            if end:
+                nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+                return dt.datetime.combine(nxt, dt.time()).timestamp()
+            day = 1
         d = dt.date(year, month, day)
-    except ValueError as exc:
+        if end:
+            d = d + dt.timedelta(days=1)
+        return dt.datetime.combine(d, dt.time()).timestamp()
+    except (ValueError, OverflowError, OSError) as exc:
         raise QueryError(f"bad date {value!r}") from exc
-    if end:
-        d = d + dt.timedelta(days=1)
-    return dt.datetime.combine(d, dt.time()).timestamp()
 
 
 def parse_query(text: str) -> ParsedQuery:
     q = ParsedQuery(raw=text, prefix_last=bool(text) and not text[-1].isspace())
+    # Lone surrogates (undecodable bytes of a command-line argument) cannot reach SQLite as UTF-8.
+    text = _SURROGATE.sub("\ufffd", text)
     # only double quotes group words: apostrophes belong to words ("Alzheimer's"), and a quote left
     # open while typing closes at the end
     tokens, quoted = [], set()
@@ -133,7 +140,9 @@ def parse_query(text: str) -> ParsedQuery:
             if not m:
                 raise QueryError(f"bad size {tok[5:]!r} (use e.g. size:>1M or size:<200k)")
             op, num, unit = m.groups()
-            value = int(float(num) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()])
+            scaled = float(num) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+            # SQLite integers end at 2**63 - 1 (and float("1" * 400) is inf): a bigger size is "no limit"
+            value = int(scaled) if scaled < _MAX_SIZE else _MAX_SIZE
             if op and op.startswith("<"):
                 q.max_size = value
             else:

@@ -13,6 +13,7 @@ Two attacks matter here and both are refused before any real work is done:
 
 from __future__ import annotations
 
+import errno
 import posixpath
 import zipfile
 import zlib
@@ -39,10 +40,10 @@ class SafeZip:
         try:
             self.zf = zipfile.ZipFile(path)
             infos = self.zf.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile):
-                if exc.errno is not None:  # a real I/O error, not a format problem
-                    raise
+                if exc.errno is not None and exc.errno != errno.EINVAL:  # a real I/O error, not a format problem
+                    raise  # (EINVAL: zipfile seeking to a negative offset read from a damaged header)
             raise ExtractionFailed(f"corrupt {what}") from exc
         self._by_name: dict[str, zipfile.ZipInfo] = {}
         self._by_lower: dict[str, zipfile.ZipInfo] = {}
@@ -101,6 +102,10 @@ class SafeZip:
             return _GuardedStream(self.zf.open(info), self.what)
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
             raise ExtractionFailed(f"corrupt {self.what} ({info.filename})") from exc
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:  # a damaged local header offset (found by fuzzing)
+                raise ExtractionFailed(f"corrupt {self.what} ({info.filename})") from exc
+            raise
 
     def read(self, name: str) -> bytes:
         with self.open(name) as stream:
@@ -119,6 +124,10 @@ class _GuardedStream:
             return self.raw.read(n)
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
             raise ExtractionFailed(f"corrupt {self.what} (damaged data)") from exc
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise ExtractionFailed(f"corrupt {self.what} (damaged data)") from exc
+            raise
 
     def close(self) -> None:
         self.raw.close()

@@ -377,8 +377,8 @@ def _zip_kind(path: Path) -> str | None:
                     return "xlsx"
             if "META-INF/container.xml" in names:
                 return "epub"
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError):
-        return None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, NotImplementedError, RuntimeError):
+        return None  # (unsupported ZIP version, encrypted member: found by fuzzing)
     return None
 
 

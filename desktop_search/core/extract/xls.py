@@ -18,7 +18,9 @@ def extract_xls(path: Path, limits: ExtractLimits) -> Extracted:
         if "encrypt" in msg.lower():
             raise ExtractionFailed("password-protected Excel workbook") from exc
         raise ExtractionFailed(f"corrupt Excel workbook ({msg[:80]})") from exc
-    except (AssertionError, IndexError, ValueError, KeyError, EOFError) as exc:
+    except (MemoryError, RecursionError, OSError):
+        raise  # the worker's own reasons (memory cap, nesting, I/O)
+    except Exception as exc:  # xlrd is pure Python: any other error (CompDocError, struct.error…) is corruption
         raise ExtractionFailed("corrupt Excel workbook") from exc
     builder = TextBuilder(limits.max_text_chars)
     budget = limits.max_cells
@@ -45,6 +47,10 @@ def extract_xls(path: Path, limits: ExtractLimits) -> Extracted:
             book.unload_sheet(index)
             if builder.full or budget <= 0:
                 break
+    except (MemoryError, RecursionError, OSError):
+        raise
+    except Exception as exc:  # sheets load lazily (on_demand): their damage shows up only here (fuzzing)
+        raise ExtractionFailed("corrupt Excel workbook (damaged sheet)") from exc
     finally:
         book.release_resources()
     meta = {"sheets": ", ".join(names)[:500]}
