@@ -43,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("failed", help="files that could not be read, with reasons")
     s.add_argument("--json", action="store_true")
     sub.add_parser("watch", help="keep the index current until interrupted")
+    s = sub.add_parser("exclude", help="leave files matching .gitignore-style patterns out of the index")
+    s.add_argument("patterns", nargs="+", metavar="PATTERN")
+    s.add_argument("--folder", help="only under this watched folder (default: every folder)")
+    s = sub.add_parser("include", help="remove exclusion patterns (defaults too)")
+    s.add_argument("patterns", nargs="+", metavar="PATTERN")
+    s.add_argument("--folder", help="the watched folder the patterns were given for")
+    s = sub.add_parser("exclusions", help="list exclusion patterns; --gitignore on|off")
+    s.add_argument("--gitignore", choices=["on", "off"], help="honour .gitignore files in watched folders")
+    s.add_argument("--json", action="store_true")
     s = sub.add_parser("extract", help="show the text the app sees in a file")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -293,6 +302,9 @@ def _cmd_status(service: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"data folder:    {status['data_dir']}")
     print(f"folders:        {', '.join(status['roots']) or '(none)'}")
+    for f in status.get("folders", []):
+        if f["state"] != "ok":
+            print(f"  {f['path']}: {f['state']} ({f['detail']})")
     print(f"files:          {status['indexed']} indexed, {status['pending']} waiting for encoding, "
           f"{status['failed']} failed")
     print(f"index size:     {status['index_bytes'] / 1e6:.1f} MB ({status['segments']} segment(s))")
@@ -365,7 +377,67 @@ def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
     from desktop_search.core.watcher import watch
 
     stop = _stop_flag()
+    for f in service.root_states():
+        if f["state"] != "ok":
+            sys.stderr.write(f"note: {f['path']} is {f['state']} ({f['detail']}); watching the others\n")
     watch(service, stop, progress=ProgressPrinter())
+    return EXIT_OK
+
+
+def _cmd_exclude(service: Any, args: argparse.Namespace) -> int:
+    from desktop_search.core.service import PatternError
+
+    try:
+        added = service.exclude(args.patterns, folder=args.folder)
+    except PatternError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stderr.write(f"{added} pattern(s) added\n")
+    return _reconcile(service)
+
+
+def _cmd_include(service: Any, args: argparse.Namespace) -> int:
+    from desktop_search.core.service import PatternError
+
+    try:
+        removed = service.include(args.patterns, folder=args.folder)
+    except PatternError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stderr.write(f"{removed} pattern(s) removed\n")
+    return _reconcile(service)
+
+
+def _reconcile(service: Any) -> int:
+    """After exclusions changed: drop what they now leave out, read what they now let in (keyword-searchable
+    at once; encoded by the next `index`, or by a running `watch` or window within seconds)."""
+    from desktop_search.core.indexer import Cancelled
+
+    if not service.roots():
+        return EXIT_OK
+    stop = _stop_flag()
+    try:
+        report = service.index(progress=ProgressPrinter(), should_stop=stop.is_set, encode=False)
+    except Cancelled:
+        sys.stderr.write("stopped; run `desktop-search index` to bring the index up to date\n")
+        return EXIT_FAIL
+    sys.stderr.write(f"index updated: {report.deleted} file(s) dropped, {report.new} added"
+                     f"{' (keyword-searchable; `desktop-search index` encodes them)' if report.new else ''}\n")
+    return EXIT_OK
+
+
+def _cmd_exclusions(service: Any, args: argparse.Namespace) -> int:
+    if args.gitignore:
+        service.set_gitignore(args.gitignore == "on")
+    items = service.exclusions()
+    gitignore = service.gitignore()
+    if args.json:
+        _print_json({"gitignore": gitignore, "patterns": [e.as_json() for e in items]})
+    else:
+        for e in items:
+            where = e.folder or "(every folder)"
+            print(f"{e.pattern:24s} {where}{'  [default]' if e.default else ''}")
+        print(f".gitignore files: {'honoured' if gitignore else 'not honoured'} (exclusions --gitignore on|off)")
+    if args.gitignore:
+        return _reconcile(service)
     return EXIT_OK
 
 

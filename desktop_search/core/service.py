@@ -404,6 +404,7 @@ class Service:
         out: dict[str, Any] = {
             "data_dir": str(self.data_dir),
             "roots": [P.display(r) for r in self.roots()],
+            "folders": self.root_states(),  # each watched folder: ok | offline | unreadable | not a folder
             **counts,
             "index_bytes": catalog_bytes + self.store.disk_bytes(),
             "vector_bytes": self.store.disk_bytes(),
