@@ -20,6 +20,7 @@ class CliError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="desktop-search", description="Find files on this computer by meaning.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--data-dir", help="where the index lives (env DESKTOP_SEARCH_HOME)")
     p.add_argument("--model", help="model id or folder (env DESKTOP_SEARCH_MODEL)")
     p.add_argument("--context-length", type=int, help="tokens per encoder window, for this run")
@@ -134,7 +135,22 @@ def _stop_flag() -> threading.Event:
     return flag
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("desktop-search")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["--extract-worker"]:  # the extraction pool's worker (packaging/entry.py does this when frozen)
+        from desktop_search.core.extract.worker import main as worker_main
+
+        sys.argv = [sys.argv[0], *raw[1:]]
+        return worker_main()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

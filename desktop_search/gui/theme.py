@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -12,9 +11,10 @@ from PySide6.QtWidgets import QApplication
 
 
 def resources_dir() -> Path:
-    if getattr(sys, "frozen", False):
-        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The app's ``resources/`` folder, frozen or not (one lookup: :mod:`desktop_search.assets`)."""
+    from desktop_search.assets import resources_dir as _resources_dir
+
+    return _resources_dir()
 
 
 def app_icon() -> QIcon:

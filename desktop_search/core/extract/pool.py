@@ -1,20 +1,43 @@
 """Isolated extraction: every file is read in a worker process with a wall-clock timeout and a memory cap.
 
 Workers are fresh interpreters running :mod:`.worker` (spawn semantics: nothing is forked from a parent
-that may hold torch, Qt or threads, and nothing heavy is imported into them). A worker that hangs past
-the timeout, crashes, or dies of the memory cap is killed and replaced; its file gets a failed outcome
-with a human reason and the others go on. The generator kills its workers when it is closed early.
+that may hold torch, Qt or threads, and nothing heavy is imported into them). From a checkout or a
+wheel that is ``python -m desktop_search.core.extract.worker``; a frozen app (PyInstaller) has no
+``python -m``, so it re-launches its own executable as ``desktop-search --extract-worker`` (handled by
+``packaging/entry.py`` and :func:`desktop_search.cli.main` before anything heavy is imported). A worker
+that hangs past the timeout, crashes, or dies of the memory cap is killed and replaced; its file gets a
+failed outcome with a human reason and the others go on. The generator kills its workers when it is
+closed early.
+
+I/O is portable: one reader thread per worker turns its stdout into frames on a queue (no ``select`` on
+pipes, which Windows lacks). What the memory cap guarantees depends on the platform
+(:func:`memory_guard`; ``DESKTOP_SEARCH_EXTRACT_MEMORY_GUARD=rlimit|watchdog|job`` forces one):
+
+* ``rlimit`` (Linux, the default there): the worker caps its own address space with ``RLIMIT_AS``. Hard:
+  an allocation past the cap fails at once (MemoryError or an abort), the machine never swaps for it.
+* ``job`` (Windows): the worker puts itself in a Job Object with ``JOB_OBJECT_LIMIT_PROCESS_MEMORY``, so
+  committing memory past the cap fails (hard, like ``rlimit``); the watchdog below runs as well, as a
+  backstop if the job cannot be created (e.g. an old Windows inside a job that forbids nesting).
+* ``watchdog`` (macOS, where ``RLIMIT_AS`` is not enforced; also the fallback anywhere): the parent reads
+  each busy worker's resident memory with psutil every 0.1 s and kills a worker above the cap. Soft: a
+  worker can overshoot for up to one poll interval (a fast allocator may reach a few hundred MB more)
+  before it is killed; its file fails with a memory reason like the others.
+
+In every mode the timeout is enforced by the parent (kill after ``timeout_s``), workers run in their own
+session / process group (a Ctrl-C meant for the app is not delivered to them), and a worker exits by
+itself when the app that started it disappears.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +50,40 @@ from .types import Extracted, ExtractionFailed, ExtractLimits, ExtractOutcome, N
 _HEADER = struct.Struct(">Q")
 _START_TIMEOUT_S = 60.0
 _POLL_S = 0.1
+
+MEMORY_GUARD_ENV = "DESKTOP_SEARCH_EXTRACT_MEMORY_GUARD"
+MEMORY_GUARDS = ("rlimit", "job", "watchdog")
+WORKER_FLAG = "--extract-worker"  # `desktop-search --extract-worker MEM PID GUARD`: a frozen app's worker
+WORKER_MODULE = "desktop_search.core.extract.worker"
+
+
+def memory_guard(platform: str | None = None) -> str:
+    """How workers' memory is capped here: ``rlimit``, ``job`` or ``watchdog`` (see the module docstring)."""
+    forced = os.environ.get(MEMORY_GUARD_ENV, "").strip().lower()
+    if forced in MEMORY_GUARDS:
+        return forced
+    platform = platform or sys.platform
+    if platform == "win32":
+        return "job"
+    if platform.startswith("linux"):
+        return "rlimit"
+    return "watchdog"  # macOS accepts RLIMIT_AS but does not enforce it; other systems: do not assume
+
+
+def worker_command(
+    memory_mb: int, parent_pid: int, guard: str, *, frozen: bool | None = None, executable: str | None = None
+) -> list[str]:
+    """The command line that starts one extraction worker.
+
+    Frozen (PyInstaller sets ``sys.frozen``): the app's own executable with :data:`WORKER_FLAG`; otherwise
+    this interpreter with ``-m`` :data:`WORKER_MODULE`.
+    """
+    frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
+    exe = executable or sys.executable
+    args = [str(memory_mb), str(parent_pid), guard]
+    if frozen:
+        return [exe, WORKER_FLAG, *args]
+    return [exe, "-m", WORKER_MODULE, *args]
 
 
 def extract_in_process(path: str | os.PathLike[str], limits: ExtractLimits | None = None) -> ExtractOutcome:
@@ -102,31 +159,73 @@ def extract_many(
 # ----------------------------------------------------------------------------------------- workers
 
 
+_EOF = object()  # queue marker: the worker's stdout closed (it exited or was killed)
+_MALFORMED = object()  # queue marker: the worker sent bytes that are not a frame
+
+
 class _Worker:
-    def __init__(self, limits: ExtractLimits):
-        package = __package__ or "desktop_search.core.extract"
-        root = Path(__file__).resolve().parents[len(package.split("."))]
+    def __init__(self, limits: ExtractLimits, guard: str, events: queue.Queue[tuple[_Worker, Any]]):
+        frozen = bool(getattr(sys, "frozen", False))
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+        if not frozen:
+            package = __package__ or "desktop_search.core.extract"
+            root = Path(__file__).resolve().parents[len(package.split("."))]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
         env.setdefault("OMP_NUM_THREADS", "1")
         stderr = None if os.environ.get("DESKTOP_SEARCH_WORKER_STDERR") else subprocess.DEVNULL
+        extra: dict[str, Any] = {}
+        if sys.platform == "win32":
+            # own process group (Ctrl-C is not forwarded), and no console window flashing up per worker
+            extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+        else:
+            extra["start_new_session"] = True  # a Ctrl-C meant for the app is not delivered to workers
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"{package}.worker", str(limits.memory_mb), str(os.getpid())],
+            worker_command(limits.memory_mb, os.getpid(), guard, frozen=frozen),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=env,
             close_fds=True,
-            start_new_session=True,  # a Ctrl-C meant for the app is not delivered to workers
+            **extra,
         )
         assert self.proc.stdout is not None and self.proc.stdin is not None
         self.out_fd = self.proc.stdout.fileno()
         self.in_fd = self.proc.stdin.fileno()
-        self.buf = bytearray()
         self.ready = False
         self.started = time.monotonic()
         self.job: tuple[int, str] | None = None
         self.deadline = 0.0
+        self._ps: Any = None
+        self.reader = threading.Thread(
+            target=self._read, args=(events,), name=f"extract-reader-{self.proc.pid}", daemon=True
+        )
+        self.reader.start()
+
+    def _read(self, events: queue.Queue[tuple[_Worker, Any]]) -> None:
+        """Reader thread: stdout bytes -> whole frames on the pool's queue, then ``_EOF``."""
+        buf = bytearray()
+        try:
+            while True:
+                try:
+                    chunk = os.read(self.out_fd, 1 << 20)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    return
+                buf += chunk
+                while len(buf) >= _HEADER.size:
+                    (length,) = _HEADER.unpack_from(buf)
+                    if len(buf) < _HEADER.size + length:
+                        break
+                    payload = bytes(buf[_HEADER.size : _HEADER.size + length])
+                    del buf[: _HEADER.size + length]
+                    try:
+                        events.put((self, json.loads(payload)))
+                    except (ValueError, UnicodeDecodeError):
+                        events.put((self, _MALFORMED))
+                        return
+        finally:
+            events.put((self, _EOF))
 
     def send(self, job_id: int, path: str, limits: ExtractLimits) -> None:
         data = json.dumps([job_id, path, asdict(limits)]).encode("ascii")
@@ -136,30 +235,46 @@ class _Worker:
         self.job = (job_id, path)
         self.deadline = time.monotonic() + limits.timeout_s
 
-    def frames(self) -> Iterator[Any]:
-        while len(self.buf) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(self.buf)
-            if len(self.buf) < _HEADER.size + length:
-                return
-            payload = bytes(self.buf[_HEADER.size : _HEADER.size + length])
-            del self.buf[: _HEADER.size + length]
-            yield json.loads(payload)
+    def rss_mb(self) -> float | None:
+        """Resident memory of the worker now (psutil), or None if it cannot be read."""
+        try:
+            if self._ps is None:
+                import psutil
+
+                self._ps = psutil.Process(self.proc.pid)
+            return float(self._ps.memory_info().rss) / (1024 * 1024)
+        except Exception:  # gone, or not permitted: the death is noticed through EOF
+            return None
 
     def kill(self) -> int | None:
         try:
             self.proc.kill()
         except OSError:
             pass
-        for stream in (self.proc.stdin, self.proc.stdout):
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            returncode = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        # The reader sees EOF once the process is gone; only then is its descriptor safe to close
+        # (closing an fd another thread is reading from can hand the number to an unrelated file).
+        if threading.current_thread() is not self.reader:
+            self.reader.join(timeout=2)
+        if not self.reader.is_alive() and self.proc.stdout is not None:
             try:
-                if stream is not None:
-                    stream.close()
+                self.proc.stdout.close()
             except OSError:
                 pass
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            return None
+        return returncode
+
+
+def _memory_reason(limits: ExtractLimits, rss_mb: float) -> str:
+    return (f"needed more than the {limits.memory_mb} MB memory limit ({rss_mb:.0f} MB in use when it was "
+            f"stopped): the file is probably corrupt or a decompression bomb")
 
 
 def _crash_reason(returncode: int | None, limits: ExtractLimits) -> str:
@@ -210,23 +325,20 @@ def _outcome_from_reply(path: str, data: Any) -> ExtractOutcome:
 
 
 class _Pool:
-    def __init__(self, limits: ExtractLimits, size: int):
+    def __init__(self, limits: ExtractLimits, size: int, guard: str | None = None):
         self.limits = limits
         self.size = max(1, size)
+        self.guard = guard or memory_guard()
+        # every mode but rlimit needs the parent to watch memory (job: as a backstop)
+        self.watch_memory = self.guard != "rlimit" and limits.memory_mb > 0
         self.workers: list[_Worker] = []
-        self.selector = selectors.DefaultSelector()
+        self.events: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
         self.start_failures = 0
 
     def _spawn(self) -> None:
-        worker = _Worker(self.limits)
-        self.workers.append(worker)
-        self.selector.register(worker.out_fd, selectors.EVENT_READ, worker)
+        self.workers.append(_Worker(self.limits, self.guard, self.events))
 
     def _discard(self, worker: _Worker) -> int | None:
-        try:
-            self.selector.unregister(worker.out_fd)
-        except (KeyError, ValueError):
-            pass
         if worker in self.workers:
             self.workers.remove(worker)
         return worker.kill()
@@ -234,7 +346,19 @@ class _Pool:
     def close(self) -> None:
         for worker in list(self.workers):
             self._discard(worker)
-        self.selector.close()
+
+    def _next_events(self, timeout: float) -> list[tuple[_Worker, Any]]:
+        if not self.workers:
+            return []
+        try:
+            events = [self.events.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                events.append(self.events.get_nowait())
+            except queue.Empty:
+                return events
 
     def run(
         self, paths: Iterator[str | os.PathLike[str]], should_stop: Callable[[], bool] | None
@@ -264,7 +388,10 @@ class _Pool:
                         _, path = pending.popleft()
                         yield ExtractOutcome(path=path, error="extraction worker could not be started")
                     break
-                self._spawn()
+                try:
+                    self._spawn()
+                except OSError:
+                    self.start_failures += 1
             # Hand out work to idle, ready workers.
             for worker in list(self.workers):
                 if worker.ready and worker.job is None and pending:
@@ -280,15 +407,11 @@ class _Pool:
             for worker in self.workers:
                 if worker.job is not None:
                     timeout = min(timeout, max(0.0, worker.deadline - now))
-            events = self.selector.select(timeout) if self.workers else []
             done: list[ExtractOutcome] = []
-            for key, _mask in events:
-                worker = key.data
-                try:
-                    chunk = os.read(worker.out_fd, 1 << 20)
-                except OSError:
-                    chunk = b""
-                if not chunk:
+            for worker, frame in self._next_events(timeout):
+                if worker not in self.workers:
+                    continue  # a late frame or EOF from a worker already discarded
+                if frame is _EOF:
                     job = worker.job
                     was_ready = worker.ready
                     returncode = self._discard(worker)
@@ -296,31 +419,32 @@ class _Pool:
                         done.append(ExtractOutcome(path=job[1], error=_crash_reason(returncode, self.limits)))
                     elif not was_ready:
                         self.start_failures += 1
-                    continue
-                worker.buf += chunk
-                try:
-                    for frame in worker.frames():
-                        if isinstance(frame, list) and frame and frame[0] == "ready":
-                            worker.ready = True
-                            self.start_failures = 0
-                        elif worker.job is not None and isinstance(frame, list) and len(frame) == 3:
-                            _, path = worker.job
-                            worker.job = None
-                            done.append(_outcome_from_reply(path, frame[1]))
-                            if frame[2]:  # the worker exits after this reply: give it no more work
-                                self._discard(worker)
-                                break
-                except (ValueError, UnicodeDecodeError):
+                elif frame is _MALFORMED:
                     job = worker.job
                     self._discard(worker)
                     if job is not None:
                         done.append(ExtractOutcome(path=job[1], error="extraction worker sent a malformed reply"))
+                elif isinstance(frame, list) and frame and frame[0] == "ready":
+                    worker.ready = True
+                    self.start_failures = 0
+                elif worker.job is not None and isinstance(frame, list) and len(frame) == 3:
+                    _, path = worker.job
+                    worker.job = None
+                    done.append(_outcome_from_reply(path, frame[1]))
+                    if frame[2]:  # the worker exits after this reply: give it no more work
+                        self._discard(worker)
             now = time.monotonic()
             for worker in list(self.workers):
                 if worker.job is not None and now >= worker.deadline:
                     _, path = worker.job
                     self._discard(worker)
                     done.append(ExtractOutcome(path=path, error=f"timed out after {self.limits.timeout_s:g} s"))
+                elif worker.job is not None and self.watch_memory:
+                    rss = worker.rss_mb()
+                    if rss is not None and rss > self.limits.memory_mb:
+                        _, path = worker.job
+                        self._discard(worker)
+                        done.append(ExtractOutcome(path=path, error=_memory_reason(self.limits, rss)))
                 elif not worker.ready and now - worker.started > _START_TIMEOUT_S:
                     self._discard(worker)
                     self.start_failures += 1
