@@ -267,7 +267,9 @@ def _cmd_index(service: Any, args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"indexed in {took:.1f} s: {report.scanned} files seen, {report.new} new, {report.changed} changed, "
         f"{report.moved} moved, {report.deleted} removed, {report.failed} failed"
-        f"{' (see `desktop-search failed`)' if report.failed else ''}, {report.encoded_files} encoded\n"
+        f"{' (see `desktop-search failed`)' if report.failed else ''}, "
+        f"{f'{report.skipped} skipped (not documents; `extract FILE` says why), ' if report.skipped else ''}"
+        f"{report.encoded_files} encoded\n"
     )
     return EXIT_OK
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ GLOBAL = ""  # the folder of a pattern that applies under every watched folder
 DEFAULT_PATTERNS = (".*", ".git/", "node_modules/", "__pycache__/", ".cache/", ".venv/", "venv/",
                     "__pypackages__/", ".tox/")
 GITIGNORE_SETTING = "respect_gitignore"
+_GITIGNORE_MAX_BYTES = 1024 * 1024
 
 
 class PatternError(ValueError):
@@ -163,8 +165,13 @@ class Rules:
         if folder not in self._gitignores:
             spec = None
             try:
-                with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
-                    lines = handle.read().splitlines()
+                # O_NONBLOCK + regular files only: a FIFO named .gitignore must not block the scan for good
+                # (opening a FIFO for reading waits for a writer); and a huge one is read only in part.
+                fd = os.open(os.path.join(folder, ".gitignore"), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+                with open(fd, "rb") as raw:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        raise OSError("not a regular file")
+                    lines = raw.read(_GITIGNORE_MAX_BYTES).decode("utf-8", "replace").splitlines()
                 spec = pathspec.GitIgnoreSpec.from_lines(lines)
             except OSError:
                 spec = None

@@ -127,7 +127,7 @@ class Scanner:
                 continue  # gone: the diff drops what was known there
             if stat_mod.S_ISDIR(st.st_mode):
                 self._walk(root, path, result)
-            elif stat_mod.S_ISREG(st.st_mode) and self._is_candidate(os.path.basename(path)):
+            elif (stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode)) and self._is_candidate(os.path.basename(path)):
                 result.seen[path] = Seen(path, st.st_size, st.st_mtime)
         return result
 
@@ -167,7 +167,7 @@ class Scanner:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                if stat_mod.S_ISREG(st.st_mode):
+                if stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode):
                     seen[path] = Seen(path, st.st_size, st.st_mtime)
             now = time.monotonic()
             if now - last > 0.5:
@@ -262,6 +262,13 @@ def _ancestors_in(path: str, taken: set[str]) -> list[str]:
         if parent == p:
             return out
         p = parent
+
+
+def _special(mode: int) -> bool:
+    """FIFOs, sockets and device files are handed on like files so that they are listed as skipped, with
+    a reason, instead of vanishing silently; nothing opens them (file_digest and the extractor refuse
+    anything but a regular file before reading, without blocking)."""
+    return stat_mod.S_ISFIFO(mode) or stat_mod.S_ISSOCK(mode) or stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode)
 
 
 def _under(path: str, root: str) -> bool:

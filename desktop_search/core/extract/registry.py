@@ -536,15 +536,34 @@ def choose(path: Path, head: bytes) -> str:
     return by_name
 
 
+def _special_reason(mode: int) -> str:
+    """Why a FIFO, socket or device file met in a watched folder is not read (it is listed as skipped)."""
+    if stat.S_ISFIFO(mode):
+        what = "named pipe (FIFO)"
+    elif stat.S_ISSOCK(mode):
+        what = "socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        what = "device file"
+    else:
+        what = "special file"
+    return f"{what}: not a regular file"
+
+
 def run_extractor(path: Path, limits: ExtractLimits) -> Extracted:
     st = os.stat(path)  # follows symlinks; a loop raises ELOOP here
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(str(path))
     if not stat.S_ISREG(st.st_mode):
-        raise NotADocument("not a regular file")
+        raise NotADocument(_special_reason(st.st_mode))
     if st.st_size > limits.max_file_bytes:
         raise ExtractionFailed(f"file is larger than the {limits.max_file_bytes // (1024 * 1024)} MB limit")
-    with open(path, "rb") as handle:
+    # O_NONBLOCK + fstat: a file swapped for a FIFO since the stat above must not hold the worker until
+    # its timeout (opening a FIFO for reading waits for a writer).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotADocument(_special_reason(st.st_mode))
         head = handle.read(16384)
     kind = choose(path, head)
     extractor = _by_kind(kind)

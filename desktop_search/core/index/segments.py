@@ -10,6 +10,7 @@ catalog marks it live in the same transaction that points passages at it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -45,7 +46,13 @@ def _fsync_tree(path: Path) -> None:
 def file_digest(path: str | Path) -> str:
     """blake2b-128 of a file's bytes: segment checksums and the indexer's change detection."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
+    # O_NONBLOCK: a regular file swapped for a FIFO after the scan must not block the indexer for good
+    # (opening a FIFO for reading waits for a writer); anything but a regular file is refused.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open(fd, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
