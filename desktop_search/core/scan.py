@@ -53,8 +53,8 @@ def root_state(root: str) -> tuple[str, str]:
         return ROOT_UNREADABLE, exc.strerror or str(exc)
     if not stat_mod.S_ISDIR(st.st_mode):
         if stat_mod.S_ISREG(st.st_mode):
-            return ROOT_OK, "a single file"
-        return ROOT_NOT_FOLDER, "not a folder"
+            return ROOT_NOT_FOLDER, "a file: indexed on its own"
+        return ROOT_NOT_FOLDER, "neither a folder nor a file: nothing to index"
     if not os.access(root, os.R_OK | os.X_OK):
         return ROOT_UNREADABLE, "permission denied"
     return ROOT_OK, ""

@@ -149,10 +149,13 @@ class ChangeMonitor:
         self._thread.start()
 
     def _schedule(self, root: str) -> bool:
-        if not os.path.isdir(root):
-            return False
         try:
-            self._watches[root] = self._observer.schedule(self, root, recursive=True)
+            if os.path.isdir(root):
+                self._watches[root] = self._observer.schedule(self, root, recursive=True)
+            elif os.path.isfile(root):  # a single file: its folder, not recursively (rules drop the rest)
+                self._watches[root] = self._observer.schedule(self, os.path.dirname(root), recursive=False)
+            else:
+                return False
         except OSError:  # unreadable, too many watches, or gone meanwhile: polled again later
             return False
         return True
@@ -204,7 +207,7 @@ class ChangeMonitor:
             return
         changed = False
         for root, was in list(self._online.items()):
-            now = os.path.isdir(root)
+            now = os.path.exists(root)
             if now and not was:
                 now = self._schedule(root)
                 if now:
