@@ -44,8 +44,11 @@ T = TypeVar("T")
 SCHEMA_VERSION = 2
 
 
-class CatalogError(Exception):
-    """The catalog cannot be used (damaged, locked, or from a newer version)."""
+# the error kinds live in errors.py (damaged vs busy, full, read-only, I/O); CatalogError is their base
+from .errors import CatalogDamaged, CatalogError, DiskFull, ReadOnly, classify, describe, writable  # noqa: E402
+from .privacy import create_private_file  # noqa: E402
+
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another connection's lock before "busy"
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -160,32 +163,75 @@ def _migrate_2_exclusions(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2_exclusions]
 
 
-def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
-    """Open the catalog, creating or migrating it; raise CatalogError if it is unusable."""
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A catalog in a folder we cannot write: ``mode=ro`` reads the WAL too when its -shm is there;
+    without it SQLite cannot set up WAL reading, so ``immutable=1`` reads the main file alone."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(path.absolute()))
+    try:
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
+                               isolation_level=None)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+
+
+def connect(path: Path, *, create: bool, read_only: bool | None = None) -> sqlite_utils.Database:
+    """Open the catalog, creating or migrating it; raise CatalogError (errors.py names which kind) if it
+    is unusable. In a folder that cannot be written (``read_only`` None: found out here) it is opened
+    read-only and never written: searching works, writes fail as ``errors.ReadOnly``."""
     if not create and not path.exists():
         raise CatalogError(f"no catalog at {path}")
+    if read_only is None:
+        read_only = not writable(path.parent)
+    if read_only and not path.exists():
+        raise describe(PermissionError(13, "read-only", str(path)), path.parent)
     try:
-        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+        if read_only:
+            conn = _open_read_only(path)
+        else:
+            if create:
+                create_private_file(path)  # 0600 from the start; SQLite gives -wal/-shm the same mode
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
+        if mode != "wal" and not read_only:
             db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
+        if not read_only:
+            db.execute("PRAGMA synchronous = NORMAL")
         version = db.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise CatalogError(f"catalog {path} is damaged ({exc})") from exc
+    except (sqlite3.Error, OSError) as exc:
+        # only corruption is "damaged": locked, full, read-only and I/O errors say so (errors.classify)
+        raise describe(exc, path) from exc
     if version > SCHEMA_VERSION:
         raise CatalogError(
             f"catalog {path} was written by a newer desktop-search (schema {version} > {SCHEMA_VERSION})"
         )
     if version < SCHEMA_VERSION:
-        for step in range(version, SCHEMA_VERSION):
-            with _transaction(db):
-                MIGRATIONS[step](db)
-                db.execute(f"PRAGMA user_version = {step + 1}")
+        if read_only:
+            raise describe(PermissionError(13, "read-only", str(path)), path.parent)
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                with _transaction(db):
+                    MIGRATIONS[step](db)
+                    db.execute(f"PRAGMA user_version = {step + 1}")
+        except (sqlite3.Error, OSError) as exc:
+            raise describe(exc, path) from exc
     return db
+
+
+def _rollback(db: sqlite_utils.Database) -> None:
+    """Leave no transaction open: SQLite may already have rolled back (a full disk does), and a
+    ROLLBACK that fails must not hide the error that led here."""
+    if db.conn.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 @contextmanager
@@ -193,10 +239,10 @@ def _transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")  # a failed COMMIT (full disk, I/O) is rolled back below, not left open
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
-    db.execute("COMMIT")
 
 
 def integrity_problems(db: sqlite_utils.Database) -> list[str]:
@@ -209,7 +255,19 @@ class Catalog:
 
     def __init__(self, path: Path, *, create: bool = True):
         self.path = path
-        self.db = connect(path, create=create)
+        self.read_only = not writable(path.parent)  # read-only media: searching still works
+        # why writes cannot happen (errors.ReadOnly or DiskFull), for writers' one-line refusal
+        self.read_only_reason: CatalogError | None = (
+            describe(PermissionError(13, "read-only", str(path)), path.parent) if self.read_only else None)
+        try:
+            self.db = connect(path, create=create, read_only=self.read_only)
+        except DiskFull as exc:
+            if not path.exists():
+                raise
+            # a full disk cannot take the -shm file a WAL reader needs: read the committed state
+            # read-only (searching works) until space returns
+            self.db = connect(path, create=False, read_only=True)
+            self.read_only, self.read_only_reason = True, exc
 
     def close(self) -> None:
         self.db.conn.close()
@@ -218,6 +276,57 @@ class Catalog:
     def transaction(self) -> Iterator[None]:
         with _transaction(self.db):
             yield
+
+    def check_writable(self) -> None:
+        """Take the write lock and let it go: raises (busy, read-only, full) before a repair touches
+        anything, rather than halfway through it."""
+        with _transaction(self.db):
+            pass
+
+    def quick_check(self) -> list[str]:
+        """Problems SQLite's integrity check finds (empty: the catalog is sound)."""
+        return integrity_problems(self.db)
+
+    def segment_dirs(self, segment_ids: list[int]) -> dict[int, str]:
+        """Folder name (under segments/) of each of ``segment_ids`` the catalog knows."""
+        if not segment_ids:
+            return {}
+        marks = ",".join("?" * len(segment_ids))
+        return dict(self.db.execute(f"SELECT id, dir FROM segments WHERE id IN ({marks})", segment_ids).fetchall())
+
+    def fts_problem(self) -> str | None:
+        """What FTS5's own integrity check says about the passages' full-text index (None: sound)."""
+        try:
+            self.db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            kind = classify(exc, self.path)
+            if kind is ReadOnly:
+                return None  # the check is a write to SQLite; read-only media cannot run it
+            if kind is CatalogDamaged:
+                return str(exc)
+            raise
+        return None
+
+    def rebuild_fts(self) -> None:
+        self.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+
+    def file_paths(self) -> list[str]:
+        """Every catalogued file path, as stored (see paths.from_db)."""
+        return [r[0] for r in self.db.execute("SELECT path FROM files")]
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Files that could not be read (not the skipped non-documents), by path."""
+        return self.query("SELECT path, reason, size, failed_at FROM failures WHERE skipped = 0 ORDER BY path")
+
+    def record_failures(self, entries: list[tuple[str, str]]) -> None:
+        """(stored path, reason) of things that could not be read, e.g. whole folders."""
+        now = time.time()
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO failures(path, size, mtime, reason, skipped, failed_at) "
+                "VALUES (?, 0, 0, ?, 0, ?)",
+                [(path, reason, now) for path, reason in entries],
+            )
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         cursor = self.db.execute(sql, params)
