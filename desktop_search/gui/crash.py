@@ -2,8 +2,12 @@
 
 :class:`CrashReporter` replaces ``sys.excepthook`` (exceptions that escape a slot or a UI callback end
 there) and ``threading.excepthook`` (plain Python threads). Each incident gets its own log file with
-the full traceback; the dialog says what happened in one line and where the details are. The app keeps
+the traceback; the dialog says what happened in one line and where the details are. The app keeps
 running: one faulty action should not take the index down with it.
+
+Privacy: the log folder is 0700 and each log 0600, and exception messages (which may quote a query or
+document text) are left out of the log and stderr unless the person opts in with
+``DESKTOP_SEARCH_CRASH_DETAILS=1`` (core/privacy.py); the dialog on screen still shows the message.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import os
 import platform
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+from desktop_search.core.privacy import FILE_MODE, make_private_dir, redacted_traceback
 
 KEEP_LOGS = 50  # older crash logs are deleted
 
@@ -42,6 +47,7 @@ class CrashReporter:
         self._previous_thread: Any = None
         self._showing = False
         self.reported: list[Path] = []  # log files written this session
+        self.include_messages: bool | None = None  # None: DESKTOP_SEARCH_CRASH_DETAILS decides
         self.lock = threading.Lock()
 
     # --- hooks -----------------------------------------------------------------------------------
@@ -77,7 +83,7 @@ class CrashReporter:
     def report(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
                thread: str = "") -> Path | None:
         """Log the exception (and print it on stderr); show the dialog on the UI thread. Never raises."""
-        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        text = redacted_traceback(exc_type, exc, tb, self.include_messages)
         try:
             sys.stderr.write(text)
         except Exception:
@@ -105,11 +111,12 @@ class CrashReporter:
         return path
 
     def _write(self, text: str, thread: str) -> Path:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.log_dir)
         now = dt.datetime.now()
         with self.lock:
             path = self.log_dir / f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.log"
-            with open(path, "a", encoding="utf-8") as out:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            with open(fd, "a", encoding="utf-8") as out:
                 stamp = now.isoformat(timespec="seconds")
                 out.write(f"Desktop Search {_app_version()} — unexpected error at {stamp}\n")
                 out.write(f"Python {platform.python_version()} on {platform.platform()}; thread {thread}\n\n")
