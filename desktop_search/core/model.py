@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,13 @@ def find_model(option: str | None, data_dir: Path) -> tuple[ModelLocation | None
         return ModelLocation(candidate, candidate.name), choice
     local = data_dir / "models" / _slug(choice)
     if (local / ".complete").exists():
-        return ModelLocation(local, choice), choice
+        from .download import damaged_files, set_aside
+
+        damaged = damaged_files(local)  # sizes against the download's manifest: a cut-short file is never loaded
+        if not damaged:
+            return ModelLocation(local, choice), choice
+        (local / ".complete").unlink(missing_ok=True)  # download it again (the damaged files only)
+        set_aside(local, sorted(damaged))
     bundled = bundled_models_dir()
     if bundled is not None and (bundled / _slug(choice)).is_dir():
         return ModelLocation(bundled / _slug(choice), choice), choice
@@ -91,22 +98,45 @@ def download_model(
     target.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"downloading model {model_id} to {target}")
-    from .download import DownloadCancelled, download_snapshot
+    from .download import DownloadCancelled, download_snapshot, pin_for, set_aside, verify_files, write_manifest
 
-    try:
-        if on_bytes is None and should_cancel is None:  # the command line: the hub's own bars on stderr
-            from huggingface_hub import snapshot_download
+    pin = pin_for(model_id)  # a known commit and file hashes: the download must match them exactly
+    revision = pin.revision if pin else None
+    patterns = sorted(pin.sha256) if pin else None
+    bad: dict[str, str] = {}
+    for _attempt in range(2):  # a file that fails verification is set aside and fetched once more
+        try:
+            if on_bytes is None and should_cancel is None:  # the command line: the hub's own bars on stderr
+                from huggingface_hub import snapshot_download
 
-            snapshot_download(repo_id=model_id, local_dir=str(target))
-        else:
-            download_snapshot(model_id, target, on_bytes, should_cancel)
-    except DownloadCancelled:
-        raise
-    except Exception as exc:
+                from .download import hub_tuned
+
+                with hub_tuned():
+                    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+                    if patterns is not None:
+                        kwargs["allow_patterns"] = patterns
+                    snapshot_download(repo_id=model_id, local_dir=str(target), **kwargs)
+            else:
+                download_snapshot(model_id, target, on_bytes, should_cancel, revision=revision,
+                                  allow_patterns=patterns)
+        except DownloadCancelled:
+            raise
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"could not download model {model_id} ({type(exc).__name__}); keyword search still works"
+            ) from exc
+        bad = verify_files(target, pin.sha256) if pin else {}
+        if not bad:
+            break
+        set_aside(target, sorted(bad))
+    if bad:  # never marked complete, so never loaded
+        name, problem = next(iter(bad.items()))
         raise ModelUnavailable(
-            f"could not download model {model_id} ({type(exc).__name__}); keyword search still works"
-        ) from exc
+            f"downloaded model {model_id} failed verification ({name}: {problem}); it was set aside and will "
+            "not be used; keyword search still works"
+        )
     validate_model_dir(target)
+    write_manifest(target, model_id, revision)
     (target / ".complete").write_text(model_id)
     return ModelLocation(target, model_id)
 
@@ -136,9 +166,29 @@ def model_key(location: ModelLocation) -> str:
     return f"{location.name}|{'|'.join(stat_bits)}"
 
 
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    """Hub offline while a model loads (nothing may reach the network), then as it was: the hub reads
+    HF_HUB_OFFLINE once into a module constant, so setting it for good here would also break a later
+    first-run download of another model in the same process (issue 11)."""
+    from huggingface_hub import constants
+
+    before_env = os.environ.get("HF_HUB_OFFLINE")
+    before = constants.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
+
+
 def load_colbert(location: ModelLocation, threads: int, quantize: bool = False) -> Any:
     """Load a PyLate ColBERT from a local folder with no network call (``quantize``: int8 if faithful)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
@@ -153,7 +203,8 @@ def load_colbert(location: ModelLocation, threads: int, quantize: bool = False) 
     try:
         from pylate import models
 
-        model = models.ColBERT(model_name_or_path=str(location.path), device="cpu", local_files_only=True)
+        with _hub_offline():
+            model = models.ColBERT(model_name_or_path=str(location.path), device="cpu", local_files_only=True)
     except Exception as exc:
         raise ModelUnavailable(f"could not load model from {location.path}: {type(exc).__name__}: {exc}"[:400]) from exc
     model.eval()
