@@ -25,6 +25,18 @@ if [ ! -x "$TOOLS/bin/uv" ] || [ "$("$TOOLS/bin/uv" --version 2>/dev/null | awk 
     "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 export UV_PYTHON_DOWNLOADS=never
+if [ "${BOOTSTRAP_TOOLS_ONLY:-}" = 1 ]; then  # packaging/build-bundle.sh: only $PY and uv, no .venv
+    return 0
+fi
 export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
-# --frozen: install exactly uv.lock; the first run downloads ~3 GB (PyTorch), later runs take a second
-"$TOOLS/bin/uv" sync --frozen --python "$PY" --project "$ROOT" --quiet
+# --frozen: install exactly uv.lock; the first run downloads ~3 GB (PyTorch), later runs take a second.
+# Bytecode is compiled once per lock/pyproject change (--compile-bytecode, ~1-2 min for the whole venv), so
+# no later start compiles the dependencies again; an unchanged venv skips it and stays a one-second check.
+stamp="$ROOT/.venv/.bytecode-stamp"
+want="$(cat "$ROOT/uv.lock" "$ROOT/pyproject.toml" | cksum)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$TOOLS/bin/uv" sync --frozen --compile-bytecode --python "$PY" --project "$ROOT" --quiet
+    echo "$want" > "$stamp"
+else
+    "$TOOLS/bin/uv" sync --frozen --python "$PY" --project "$ROOT" --quiet
+fi
