@@ -24,9 +24,8 @@ _MAX_PARTS = 10_000
 def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-    except Exception:  # malformed header the policy cannot parse
-        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
-        value = raw[0] if raw else None
+    except Exception:  # malformed header the policy cannot parse (get_all would parse it again: fuzzing)
+        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
     if value is None:
         return ""
     text = str(value)

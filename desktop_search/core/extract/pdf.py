@@ -148,6 +148,10 @@ def _pypdf(path: Path, limits: ExtractLimits) -> Extracted:
         raise
     except (DependencyError, FileNotDecryptedError) as exc:
         raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc
+    except NotImplementedError as exc:  # e.g. "Encryption V=0 NOT supported" from the reader itself (fuzzing)
+        if "encrypt" in str(exc).lower():
+            raise ExtractionFailed("encrypted PDF (unsupported encryption)") from exc
+        raise ExtractionFailed("damaged PDF (unsupported feature)") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         if type(exc).__name__ == "LimitReachedError":
             raise ExtractionFailed("PDF decompression bomb refused") from exc

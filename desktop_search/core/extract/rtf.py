@@ -18,6 +18,7 @@ from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _ANSICPG = re.compile(rb"\\ansicpg(\d+)")
 _STRAY_STAR = re.compile(r"(?<!\{)\\\*(?=\\)")
+_UNICODE_ESCAPE = re.compile(r"\\u(-?\d+)")
 _INFO_FIELD = re.compile(r"\{\\(title|author|subject|keywords)\s+((?:[^{}\\]|\\[^a-z])*)\}")
 
 
@@ -34,12 +35,21 @@ def _codepage(head: bytes) -> str:
     return "cp1252"
 
 
+def _clamp_unicode(m: re.Match[str]) -> str:
+    """``\\uN`` is a signed 16-bit number: striprtf calls chr() on anything else and fails (fuzzing)."""
+    digits = m.group(1)
+    if len(digits) <= 6 and -32768 <= int(digits) <= 65535:
+        return m.group(0)
+    return "\\u65533"
+
+
 def rtf_to_plain(data: bytes) -> str:
     from striprtf.striprtf import rtf_to_text
 
     encoding = _codepage(data[:8192])
     source = data.decode("latin-1")  # byte-preserving: \'xx escapes are decoded by striprtf
     source = _STRAY_STAR.sub("", source)
+    source = _UNICODE_ESCAPE.sub(_clamp_unicode, source)
     text = rtf_to_text(source, encoding=encoding, errors="replace")
     return join_surrogates(text)
 
