@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("exclusions", help="list exclusion patterns; --gitignore on|off")
     s.add_argument("--gitignore", choices=["on", "off"], help="honour .gitignore files in watched folders")
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("model", help="show the index's model, or switch it (says how many files get re-encoded)")
+    s.add_argument("model_id", nargs="?", metavar="ID_OR_DIR", help="hub id or model folder; 'default' for the default")
+    s.add_argument("--json", action="store_true")
     s = sub.add_parser("extract", help="show the text the app sees in a file")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -203,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     from desktop_search.core.evaluate import EvalError
     from desktop_search.core.model import ModelUnavailable
     from desktop_search.core.search import QueryError
-    from desktop_search.core.service import Busy
+    from desktop_search.core.service import Busy, ModelMismatch
 
     if args.command == "extract":
         return _cmd_extract(args)
@@ -233,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
         return handler(service, args)
     except (FileNotFoundError, NotADirectoryError, QueryError, Busy, CatalogError, EvalError) as exc:
         raise CliError(str(exc).strip("'\"")) from exc
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, ModelMismatch) as exc:
         raise CliError(str(exc)) from exc
     except PermissionError as exc:
         raise CliError(f"permission denied: {exc.filename}") from exc
@@ -389,6 +392,26 @@ def _cmd_doctor(service: Any, args: argparse.Namespace) -> int:
         if result["problems"] and result["consistent"]:
             print("consistent (after repair)")
     return EXIT_OK if result["consistent"] else EXIT_FAIL
+
+
+def _cmd_model(service: Any, args: argparse.Namespace) -> int:
+    if args.model_id is None:
+        state = service.model_state()
+        if args.json:
+            _print_json(state)
+            return EXIT_OK
+        print(f"model:          {state['model']}")
+        print(f"vectors made by {state['index_model'] or '(nothing encoded yet)'}")
+        print(f"files to encode: {state['files_to_encode']}")
+        return EXIT_OK
+    choice = None if args.model_id == "default" else args.model_id
+    result = service.switch_model(choice)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    print(f"model is now {result['model']}: {result['files_to_encode']} file(s) will be re-encoded by the next "
+          "`desktop-search index` (or the running app); until then the old vectors answer the old model only")
+    return EXIT_OK
 
 
 def _cmd_watch(service: Any, args: argparse.Namespace) -> int:

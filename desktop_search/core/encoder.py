@@ -50,6 +50,7 @@ class PassageVectors:
 class QueryVectors:
     vectors: np.ndarray  # (tokens, dim) float32
     spans: list[tuple[int, int]]  # char span in the query of each vector ((0, 0) for specials)
+    model_key: str = ""  # the model that made them: search uses only segments of the same model
 
 
 def prepare_model(model: Any) -> Any:
@@ -275,7 +276,7 @@ class Encoder:
         if self.model.query_prefix_id is not None and spans:
             spans.insert(1, (0, 0))
         spans = spans[: len(vectors)] + [(0, 0)] * max(0, len(vectors) - len(spans))
-        return QueryVectors(vectors.astype(np.float32), spans)
+        return QueryVectors(vectors.astype(np.float32), spans, self.key)
 
     def _query_spans(self, query: str, max_length: int) -> list[tuple[int, int]]:
         with self._query_lock:

@@ -25,6 +25,8 @@ from .exclusions import Rules
 from .extract import ExtractLimits, ExtractOutcome, extract_many
 from .index import SegmentStore, write_segment
 from .index.segments import default_nbits
+from .index.store import Entry
+from .model import ModelMismatch, key_name
 from .passages import split_passages
 from .scan import DiffCounts, Scanner, ScanResult, Seen, diff
 
@@ -158,24 +160,26 @@ class Indexer:
             c.bump_generation()
 
     def _ensure_model_key(self) -> None:
+        """This run adds vectors only of the index's model (the catalog's ``model_key``). The first run
+        records its model; a run with another one (a one-run ``--model``) is refused with one line:
+        switching is an explicit action (Service.switch_model) that keeps the old vectors until the
+        new ones are in, never a silent re-encoding of everything."""
         key = self._model_key()
         if key is None:
             return
 
-        def apply(c: Catalog) -> None:
-            if c.get_setting("model_key") == key:
-                return
-            with c.transaction():
-                # vectors of another model are meaningless: everything is re-encoded
-                c.db.execute("UPDATE segments SET state = 'retired'")
-                c.db.execute("UPDATE passages SET segment_id = NULL, local_id = NULL WHERE segment_id > 0")
-                c.db.execute("UPDATE files SET state = 'extracted' WHERE state = 'indexed'")
+        def claim(c: Catalog) -> str:
+            current = c.get_setting("model_key")
+            if current is None:
                 c.set_setting("model_key", key)
-                c.bump_generation()
+                return key
+            return str(current)
 
-        self.writer.call(apply)
-        self.writer.call(lambda c: c.db.execute("DELETE FROM segments WHERE state = 'retired'"))
-        self.store.remove_orphans(self.store.check(self.reader).orphans)
+        current = self.writer.call(claim)
+        if current != key:
+            raise ModelMismatch(
+                f"this index is encoded with {key_name(current)}, not {key_name(key)}: "
+                f"`desktop-search model {key_name(key)}` switches (and says how many files it re-encodes)")
 
     # --- scan & diff (core/scan.py) -------------------------------------------------------------------
     def _scanner(self, rules: Rules) -> Scanner:
@@ -405,30 +409,39 @@ class Indexer:
         return max(1_000, int(self.settings.flat_max_tokens * 64 / max(dim, 1)))
 
     def _compact(self, final: bool) -> None:
-        """Rewrite many flat segments (exact, fast to write, slow to search) as one PLAID segment."""
+        """Rewrite many flat segments (exact, fast to write, slow to search) as one PLAID segment. Only
+        segments of this run's model take part: another model's vectors never enter its merges."""
         self.store.refresh(self.reader)
-        flats = [(sid, s) for sid, s in self.store.segments.items() if s.kind == "flat"]
-        if not flats:
-            return
-        dim = flats[0][1].dim
-        live_tokens = sum(int(s.lengths[self.store.live[sid]].sum()) for sid, s in flats)
-        limit = self._flat_limit(dim)
-        if live_tokens < (limit if final else 4 * limit):
-            return
-        self._progress(Progress("compact", message=f"building a PLAID segment from {live_tokens:,} vectors"))
-        sources = list(flats)
-        plaids = [(sid, s) for sid, s in self.store.segments.items() if s.kind == "plaid"]
-        for sid, seg in plaids:
-            live = self.store.live[sid]
-            live_plaid = int(seg.lengths[live].sum())
-            if live_plaid < live_tokens or live.mean() < 0.5:  # tiered merge; rewrite mostly-dead ones
-                sources.append((sid, seg))
-        self._merge(sources, dim)
+        if any(not e.n_live for e in self.store.view.live):  # all re-encoded (new model) or deleted
+            if self.writer.call(lambda c: c.drop_empty_segments()):
+                self.store.refresh(self.reader)
+                self.store.remove_orphans(self.store.check(self.reader).orphans)
+        key = self._model_key() or ""
+        with self.store.acquire() as view:  # the sources stay open (and on disk) while they are read
+            mine = [e for e in view.live if e.model_key == key]
+            flats = [e for e in mine if e.kind == "flat"]
+            if not flats:
+                return
+            dim = flats[0].dim
+            flats = [e for e in flats if e.dim == dim]
+            live_tokens = sum(int(e.segment.lengths[e.live].sum()) for e in flats)
+            limit = self._flat_limit(dim)
+            if live_tokens < (limit if final else 4 * limit):
+                return
+            self._progress(Progress("compact", message=f"building a PLAID segment from {live_tokens:,} vectors"))
+            sources = list(flats)
+            for e in mine:
+                if e.kind == "plaid" and e.dim == dim:
+                    live_plaid = int(e.segment.lengths[e.live].sum())
+                    if live_plaid < live_tokens or e.live.mean() < 0.5:  # tiered merge; rewrite mostly-dead ones
+                        sources.append(e)
+            self._merge(sources, dim, key)
 
-    def _merge(self, sources: list[tuple[int, Any]], dim: int) -> None:
+    def _merge(self, sources: list[Entry], dim: int, key: str) -> None:
         items: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for sid, seg in sources:
-            locals_ = np.nonzero(self.store.live[sid])[0].tolist()
+        for e in sources:
+            seg = e.segment
+            locals_ = np.nonzero(e.live)[0].tolist()
             for start in range(0, len(locals_), 2048):
                 chunk = locals_[start : start + 2048]
                 for local, vec in zip(chunk, seg.vectors(chunk), strict=True):
@@ -437,37 +450,16 @@ class Indexer:
             return
         # order by content (path, passage), not by id: ids depend on the order extraction finished in,
         # and k-means samples by position, so a rebuild after a crash gives the same segment
-        where = {pid: (path, seq) for pid, path, seq in self.reader.db.execute(
-            "SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.segment_id > 0")}
+        where = self.reader.passage_order()
         items.sort(key=lambda t: where.get(t[0], ("\uffff", t[0])))
         name = f"plaid-{uuid.uuid4().hex[:12]}"
         nbits = self.settings.plaid_nbits or default_nbits(dim)
         write_segment(self.store.root, name, "plaid", [i[0] for i in items], [i[1] for i in items],
                       [i[2] for i in items], nbits=nbits)
-        source_ids = [sid for sid, _ in sources]
-        keep_raw = self.settings.keep_raw_vectors
+        source_ids = [e.id for e in sources]
+        archive = [e.id for e in sources if self.settings.keep_raw_vectors and e.kind == "flat"]
         n_tokens = int(sum(len(i[1]) for i in items))
-
-        def commit(c: Catalog) -> None:
-            with c.transaction():
-                new_id = c.db.execute(
-                    "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
-                    "VALUES ('plaid', ?, ?, ?, ?, ?, 'live', ?)",
-                    [name, c.get_setting("model_key", ""), dim, len(items), n_tokens, time.time()],
-                ).lastrowid
-                marks = ",".join("?" * len(source_ids))
-                # only passages still pointing at a source move: one that died meanwhile stays dead
-                c.db.conn.executemany(
-                    f"UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ? AND segment_id IN ({marks})",
-                    [(new_id, local, pid, *source_ids) for local, (pid, _, _) in enumerate(items)],
-                )
-                for sid, seg in sources:
-                    if keep_raw and seg.kind == "flat":
-                        c.db.execute("UPDATE segments SET state = 'archived' WHERE id = ?", [sid])
-                    else:
-                        c.db.execute("DELETE FROM segments WHERE id = ?", [sid])
-                c.bump_generation()
-
-        self.writer.call(commit)
+        pids = [i[0] for i in items]
+        self.writer.call(lambda c: c.commit_merge(name, "plaid", key, dim, pids, n_tokens, source_ids, archive))
         self.store.refresh(self.reader)
-        self.store.remove_orphans(self.store.check(self.reader).orphans)
+        self.store.remove_orphans(self.store.check(self.reader).orphans)  # deleted once no search holds them

@@ -22,6 +22,10 @@ class ModelUnavailable(Exception):
     """No usable model: the message is one line a person can act on."""
 
 
+class ModelMismatch(Exception):
+    """The index's vectors were made by another model than the one in use (one line, says what to do)."""
+
+
 @dataclass(frozen=True)
 class ModelLocation:
     path: Path
@@ -164,6 +168,11 @@ def model_key(location: ModelLocation) -> str:
     for w in weights[:4]:
         stat_bits.append(f"{w.name}:{w.stat().st_size}")
     return f"{location.name}|{'|'.join(stat_bits)}"
+
+
+def key_name(key: str | None) -> str:
+    """The model's name inside a model key, for messages."""
+    return (key or "").split("|", 1)[0] or "an unknown model"
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from .catalog import Catalog
 from .encoder import Encoder, QueryVectors
 from .highlight import keyword_spans, semantic_spans, snippet
 from .index import SegmentStore
+from .model import ModelMismatch
 
 MODES = ("hybrid", "semantic", "keyword")
 # Function words carry no topic: they are dropped from keyword matching and highlights (unless the whole
@@ -325,7 +326,8 @@ class Searcher:
     def semantic(self, c: Catalog, q: ParsedQuery, qv: QueryVectors, limit: int) -> list[Hit]:
         self.store.refresh(c)
         k = limit * (8 if q.has_filters else 3)
-        hits = self.store.search(qv.vectors, k)
+        # only vectors of the query's own model (ModelMismatch when the index holds none of them)
+        hits = self.store.search(qv.vectors, k, qv.model_key or None)
         if not hits:
             return []
         ids = [h[0] for h in hits]
@@ -371,6 +373,7 @@ class Searcher:
         phrase_filter: tuple[set[int] | None, set[int]] | None = None
         qv: QueryVectors | None = None
         unavailable = None
+        mismatch: str | None = None  # the index's vectors are another model's: keyword ranking only
         literal_snippets: dict[int, tuple[str, list[list[int]]]] = {}
         for mode in modes:
             if should_stop and should_stop():
@@ -386,13 +389,23 @@ class Searcher:
             if mode in ("hybrid", "semantic") and q.semantic_text.strip():
                 if qv is None and unavailable is None:
                     qv, unavailable = self._encode(q)
+                if qv is not None and semantic_hits is None and mismatch is None:
+                    try:
+                        semantic_hits = self.semantic(c, q, qv, pool)
+                    except ModelMismatch as exc:
+                        if mode == "semantic":
+                            raise  # asked for meaning only: refused, one line
+                        mismatch = f"ranked by keyword only: {exc}"
                 if qv is None:
                     notice = unavailable
-                else:
-                    if semantic_hits is None:
-                        semantic_hits = self.semantic(c, q, qv, pool)
+                elif mismatch is not None:
+                    notice = mismatch
+                elif semantic_hits is not None:
                     rankings.append((SEMANTIC_WEIGHT, semantic_hits))
                     semantic_qv = qv
+                    if self.store.damaged:  # left out at load (checksum or unreadable): say so
+                        notice = (f"{len(self.store.damaged)} damaged index segment(s) left out of the ranking "
+                                  "by meaning; run `desktop-search doctor --repair`")
             if phrase_filter is None:
                 phrase_filter = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
             required, excluded = phrase_filter
@@ -490,7 +503,8 @@ class Searcher:
     ) -> None:
         spans = keyword_spans(text, terms, prefix_last=q.prefix_last)
         if qv is not None and segment_id:
-            got = self.store.passage_vectors(segment_id, local_id or 0)
+            got = self.store.passage_vectors(segment_id, local_id or 0, result.passage_id, qv.model_key or None,
+                                             qv.vectors.shape[1])
             if got is not None:
                 vectors, token_spans = got
                 content = [

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -164,11 +165,12 @@ class Segment:
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.n_passages = len(self.passage_ids)
         self.dim = int(self.manifest["dim"])
-        self._spans: np.ndarray | None = None
+        try:  # mapped now: an open segment keeps working if another process deletes its folder
+            self._spans = np.load(path / "spans.npy", mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise SegmentDamaged(f"segment {path.name}: {exc}") from exc
 
     def spans(self, local: int) -> np.ndarray:
-        if self._spans is None:
-            self._spans = np.load(self.path / "spans.npy", mmap_mode="r")
         return np.asarray(self._spans[self.offsets[local] : self.offsets[local + 1]])
 
     def vectors(self, locals_: Sequence[int]) -> list[np.ndarray]:
