@@ -173,6 +173,9 @@ class IndexController(QObject):
         self._queue: list[tuple[str, Callable[[], Any]]] = []
         self._running: str | None = None
         self._index_queued = False
+        self._changes: set[str] = set()  # what the change monitor saw, for the next incremental run
+        self._changes_queued = False
+        self._changes_lock = threading.Lock()  # changed() on the UI thread, the job on the index thread
         self.last_progress: Any = None
 
     # --- state -----------------------------------------------------------------------------------
@@ -203,6 +206,19 @@ class IndexController(QObject):
         self._queue.append(("index", self._index_job))
         self._next()
 
+    def changed(self, paths: set[str] | None) -> None:
+        """Index what the change monitor saw change (``None``: reconcile everything) after the current job."""
+        if paths is None:
+            self.start()
+            return
+        with self._changes_lock:
+            self._changes |= paths
+            if self._changes_queued:
+                return
+            self._changes_queued = True
+        self._queue.append(("index", self._changes_job))
+        self._next()
+
     def run_exclusive(self, name: str, fn: Callable[[], Any], cancel_current: bool = True) -> None:
         """Queue ``fn`` (e.g. removing a folder) to run on the indexing thread, stopping a run in progress."""
         if cancel_current and self.indexing:
@@ -225,7 +241,7 @@ class IndexController(QObject):
         self.resume()
 
     # --- running ---------------------------------------------------------------------------------
-    def _index_job(self) -> Any:
+    def _progress_callback(self) -> Callable[[Any], None]:
         last = [0.0, ""]
 
         def progress(p: Any) -> None:  # on the indexing thread
@@ -234,7 +250,19 @@ class IndexController(QObject):
                 last[0], last[1] = now, p.phase
                 to_main(self._on_progress, p)
 
-        return self.service.index(progress=progress, should_stop=self._should_stop, encode=self.encode)
+        return progress
+
+    def _index_job(self) -> Any:
+        # another process holding the writer lock is waited for here (a "wait" progress says so)
+        return self.service.index(progress=self._progress_callback(), should_stop=self._should_stop,
+                                  encode=self.encode)
+
+    def _changes_job(self) -> Any:
+        with self._changes_lock:
+            paths, self._changes = self._changes, set()
+            self._changes_queued = False
+        return self.service.index_changes(paths, progress=self._progress_callback(), should_stop=self._should_stop,
+                                          encode=self.encode)
 
     def _next(self) -> None:
         if self._running is not None:

@@ -143,14 +143,21 @@ def folder_counts(service: Any) -> list[dict[str, Any]]:
     return service.folder_counts()
 
 
+def exclusion_text(service: Any) -> tuple[str, bool]:
+    """Runs on a worker: the global exclusion patterns as the field shows them, and the .gitignore option."""
+    patterns = [e.pattern for e in service.exclusions() if not e.folder]
+    return ", ".join(patterns), service.gitignore()
+
+
 def describe_counts(row: dict[str, Any]) -> str:
     parts = [f"{row['indexed'] + row['pending']:,} files"]
     if row["pending"]:
         parts.append(f"{row['pending']:,} keyword-only so far")
     if row["failed"]:
         parts.append(f"{row['failed']:,} unreadable")
-    if not row["exists"]:
-        parts.append("folder missing")
+    state = row.get("state", "ok" if row["exists"] else "offline")
+    if state != "ok":  # offline (unplugged: its files stay), unreadable, not a folder
+        parts.append(f"{state}: {row.get('detail') or 'folder missing'}")
     return f"{short_path(row['path'])}   —   {', '.join(parts)}"
 
 
@@ -190,6 +197,19 @@ class FoldersDialog(QDialog):
         row.addWidget(self.remove_btn)
         row.addStretch(1)
         fl.addLayout(row)
+        self.exclusions = QLineEdit()
+        self.exclusions.setAccessibleName("Leave out")
+        self.exclusions.setPlaceholderText("patterns, comma-separated, e.g. *.log, build/, drafts/")
+        self.exclusions.setToolTip("Files and folders matching these .gitignore-style patterns are not indexed; "
+                                   "hidden files and caches are left out by default")
+        self.gitignore = QCheckBox("Also leave out what .gitignore files list")
+        self.gitignore.setAccessibleName("Honour .gitignore files")
+        xrow = QHBoxLayout()
+        xrow.addWidget(QLabel("Leave out:"))
+        xrow.addWidget(self.exclusions, 1)
+        fl.addLayout(xrow)
+        fl.addWidget(self.gitignore)
+        self._loaded_exclusions: tuple[str, bool] | None = None
 
         self.default_model = QRadioButton("Default model (downloaded once, about 130 MB)")
         self.default_model.setAccessibleName("Use the default model")
@@ -263,10 +283,15 @@ class FoldersDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        run_task(lambda: (folder_counts(self.service), self.service.model_description()), on_done=self._fill)
+        run_task(lambda: (folder_counts(self.service), self.service.model_description(), exclusion_text(self.service)),
+                 on_done=self._fill)
 
-    def _fill(self, data: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
-        rows, model = data
+    def _fill(self, data: tuple[list[dict[str, Any]], dict[str, Any], tuple[str, bool]]) -> None:
+        rows, model, exclusions = data
+        if self._loaded_exclusions is None:  # once: a refresh never overwrites what is being typed
+            self._loaded_exclusions = exclusions
+            self.exclusions.setText(exclusions[0])
+            self.gitignore.setChecked(exclusions[1])
         current = self.folders.currentItem().data(Qt.ItemDataRole.UserRole) if self.folders.currentItem() else None
         self.folders.clear()
         for r in rows:
@@ -307,7 +332,16 @@ class FoldersDialog(QDialog):
         return {"model": model or None, "context_length": self.context.value(), "threads": self.threads.value(),
                 "max_file_bytes": self.max_file.value() * 1024 * 1024,
                 "pause_on_battery": self.pause_on_battery.isChecked(),
-                "start_at_login": self.start_at_login.isChecked()}
+                "start_at_login": self.start_at_login.isChecked(), **self._exclusion_values()}
+
+    def _exclusion_values(self) -> dict[str, Any]:
+        """The global patterns and the .gitignore option, only when they were loaded and then changed."""
+        if self._loaded_exclusions is None:
+            return {}
+        now = (self.exclusions.text(), self.gitignore.isChecked())
+        if now == self._loaded_exclusions:
+            return {}
+        return {"exclusions": [p.strip() for p in now[0].split(",") if p.strip()], "gitignore": now[1]}
 
     def _save(self) -> None:
         self.settings_saved.emit(self.values())

@@ -31,8 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_search.core.watcher import ChangeMonitor
-
 from . import autostart, desktop
 from .controllers import IndexController, ModelLoader, SearchController, SearchOutcome
 from .dialogs import FailedDialog, FoldersDialog, QueryHelpPopover, WelcomePage, folder_counts
@@ -113,7 +111,7 @@ class SearchField(QLineEdit):
 class MainWindow(QMainWindow):
     preview_shown = Signal(str)  # path
     status_refreshed = Signal(dict)
-    files_changed = Signal()  # from the change monitor's thread; delivered on the UI thread
+    files_changed = Signal(object)  # changed paths (None: all) from the monitor's thread, on the UI thread
 
     def __init__(self, service: Any, *, encode: bool = True, index_on_start: bool = True,
                  load_model: bool = True, model_option: str | None = None, settings: QSettings | None = None,
@@ -142,9 +140,13 @@ class MainWindow(QMainWindow):
         self.searcher = SearchController(service, self)
         self.indexer = IndexController(service, encode=encode, parent=self)
         self.model_loader = ModelLoader(service, self)
-        # watched folders: a burst of changes on disk becomes one incremental index run
-        self.monitor = ChangeMonitor(self.files_changed.emit, ignore=[str(service.data_dir)])
-        self.files_changed.connect(self.indexer.start)
+        # watched folders: the paths a burst of changes touched become one incremental index run
+        self.monitor = service.change_monitor(self.files_changed.emit)
+        self.files_changed.connect(self.indexer.changed)
+        # the model is unloaded after the idle time in the settings (10 minutes): idle memory
+        self._idle_timer = QTimer(self, interval=60_000)
+        self._idle_timer.timeout.connect(lambda: run_task(self.service.release_model_if_idle))
+        self._idle_timer.start()
         self._load_model = load_model
 
         self._build_search_bar()
@@ -755,7 +757,11 @@ class MainWindow(QMainWindow):
                  on_error=lambda exc: self._warn("Could not add the folder", exc))
 
     def _watch_folders(self) -> None:
-        run_task(self.service.roots, on_done=lambda roots: self.monitor.start(roots))
+        def start() -> None:  # off the UI thread: a watch per subfolder takes a while on big trees
+            self.monitor.rules = self.service.rules()
+            self.monitor.start(self.service.roots())
+
+        run_task(start)
 
     def remove_folder(self, path: str) -> None:
         self.indexer.run_exclusive("remove", lambda: self.service.remove([path]))
@@ -785,9 +791,27 @@ class MainWindow(QMainWindow):
         settings.threads = int(values["threads"])
         if values.get("max_file_bytes"):
             settings.max_file_bytes = int(values["max_file_bytes"])  # the next index run reads with it
+        if "exclusions" in values:
+            self.set_exclusions(values["exclusions"], bool(values.get("gitignore")))
         run_task(lambda: self.service.save_settings(settings),
                  on_done=lambda _: self.statusBar().showMessage("Settings saved; they apply at the next start", 5000),
                  on_error=lambda exc: self._warn("Could not save the settings", exc))
+
+    def set_exclusions(self, patterns: list[str], gitignore: bool) -> None:
+        """New global exclusion patterns: stored, then a full reconcile drops what they leave out and reads
+        what they let in; the watcher restarts with the new rules."""
+        def apply() -> None:
+            self.service.set_exclusions(patterns)
+            self.service.set_gitignore(gitignore)
+
+        def applied(name: str, _: Any) -> None:
+            if name == "exclusions":
+                self.indexer.job_done.disconnect(applied)
+                self._watch_folders()
+                self.indexer.start()
+
+        self.indexer.job_done.connect(applied)
+        self.indexer.run_exclusive("exclusions", apply)
 
     def show_folders(self) -> FoldersDialog:
         dialog = FoldersDialog(self.service, self.qsettings.value("model") or self.model_option, self,
@@ -947,6 +971,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work (indexing stops at its next safe point)."""
         self.battery.set_enabled(False)
+        self._idle_timer.stop()
         self.monitor.stop()
         self.searcher.shutdown()
         self.indexer.shutdown()
