@@ -158,7 +158,8 @@ def parse_query(text: str) -> ParsedQuery:
 
 
 def _fts_term(term: str, prefix: bool = False) -> str:
-    cleaned = term.replace('"', '""')
+    # a NUL ends an FTS5 string early ("unterminated string": found by fuzzing); it is no word character
+    cleaned = term.replace("\x00", " ").replace('"', '""')
     return f'"{cleaned}"' + ("*" if prefix else "")
 
 

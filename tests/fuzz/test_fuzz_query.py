@@ -32,7 +32,8 @@ QUERIES = st.one_of(
 # found by fuzzing (each raised something other than QueryError before the fix)
 REGRESSIONS = ["date:9999", "date:<9999-12", "date:1", "date:99999999999999999999", "date:<2024-13",
                "size:" + "1" * 400, "size:>" + "9" * 30 + "g", "\ud800", "ext:pdf \udcff", '"\ud800 x"',
-               "-\"\udcff\"", "dir:\x00", '"! ?"', "-\"\"", "date:..", "date:>"]
+               "-\"\udcff\"", "dir:\x00", '"! ?"', "-\"\"", "date:..", "date:>",
+               '"-OR\x00NOT=%/\u65e5\u672c1e400..1_\x00', '-"a\x00b"']
 
 SQLITE_MAX = 2**63 - 1
 
