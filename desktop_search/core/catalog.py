@@ -468,6 +468,132 @@ class Catalog:
             "passages": int(self.scalar("SELECT COUNT(*) FROM passages") or 0),
         }
 
+    # segments: identity, liveness, model (index/store.py) -------------------------------------------
+    SEGMENT_COLUMNS = "id, kind, dir, state, model_key, dim, n_passages, n_tokens"
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: the statements inside see one committed state (WAL snapshot)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    def generation(self) -> int:
+        """Bumped by every commit that changes what search sees (see bump_generation)."""
+        return int(self.get_setting("index_generation", 0))
+
+    def segments(self, states: tuple[str, ...] = ("live", "archived")) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(states))
+        return self.query(f"SELECT {self.SEGMENT_COLUMNS} FROM segments WHERE state IN ({marks}) ORDER BY id",
+                          list(states))
+
+    def all_segments(self) -> list[dict[str, Any]]:
+        return self.query(f"SELECT {self.SEGMENT_COLUMNS} FROM segments ORDER BY id")
+
+    def segment_live_counts(self) -> dict[int, int]:
+        """Passages pointing at each segment (an index-only scan of passages_segment)."""
+        return dict(self.db.execute(
+            "SELECT segment_id, COUNT(*) FROM passages WHERE segment_id > 0 GROUP BY segment_id").fetchall())
+
+    def segment_local_ids(self, segment_id: int) -> str:
+        """The live local ids of one segment as one comma-separated string (numpy parses it in C:
+        several times faster than a row per id through Python)."""
+        return str(self.scalar("SELECT group_concat(local_id) FROM passages WHERE segment_id = ?",
+                               [segment_id]) or "")
+
+    def dangling_passages(self) -> int:
+        """Passages pointing at a segment that is not live."""
+        return int(self.scalar(
+            "SELECT COUNT(*) FROM passages WHERE segment_id > 0 AND segment_id NOT IN "
+            "(SELECT id FROM segments WHERE state = 'live')") or 0)
+
+    def segment_stats(self) -> dict[str, int]:
+        """For status: live segments by kind and the vectors they store (dead ones included until merged)."""
+        rows = self.db.execute(
+            "SELECT kind, COUNT(*), COALESCE(SUM(n_tokens), 0) FROM segments WHERE state = 'live' GROUP BY kind"
+        ).fetchall()
+        by_kind = {kind: (int(n), int(tokens)) for kind, n, tokens in rows}
+        return {
+            "segments": sum(n for n, _ in by_kind.values()),
+            "plaid_segments": by_kind.get("plaid", (0, 0))[0],
+            "flat_segments": by_kind.get("flat", (0, 0))[0],
+            "vectors": sum(t for _, t in by_kind.values()),
+        }
+
+    def drop_empty_segments(self) -> int:
+        """Forget live segments no passage points at any more (re-encoded for a new model, or every
+        passage deleted); their folders become orphans, deleted once no reader holds them."""
+        with self.transaction():
+            n = self.db.execute(
+                "DELETE FROM segments WHERE state = 'live' AND NOT EXISTS "
+                "(SELECT 1 FROM passages WHERE passages.segment_id = segments.id)").rowcount
+            if n:
+                self.bump_generation()
+        return int(n)
+
+    def passage_order(self) -> dict[int, tuple[str, int]]:
+        """(file path, seq) of every passage that has vectors: merges order passages by content."""
+        return {pid: (path, seq) for pid, path, seq in self.db.execute(
+            "SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.segment_id > 0")}
+
+    def commit_merge(self, name: str, kind: str, model_key: str, dim: int, passage_ids: list[int], n_tokens: int,
+                     source_ids: list[int], archive_ids: list[int]) -> int:
+        """Make the merged segment ``name`` live in place of ``source_ids`` (``archive_ids`` among them are
+        kept as archived, the others forgotten); returns its id. Only passages still pointing at a
+        source move: one that died meanwhile stays dead."""
+        with self.transaction():
+            new_id = self.db.execute(
+                "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'live', ?)",
+                [kind, name, model_key, dim, len(passage_ids), n_tokens, time.time()],
+            ).lastrowid
+            marks = ",".join("?" * len(source_ids))
+            self.db.conn.executemany(
+                f"UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ? AND segment_id IN ({marks})",
+                [(new_id, local, pid, *source_ids) for local, pid in enumerate(passage_ids)],
+            )
+            for sid in source_ids:
+                if sid in archive_ids:
+                    self.db.execute("UPDATE segments SET state = 'archived' WHERE id = ?", [sid])
+                else:
+                    self.db.execute("DELETE FROM segments WHERE id = ?", [sid])
+            self.bump_generation()
+        return int(new_id or 0)
+
+    def files_to_reencode(self, model_key: str) -> int:
+        """Files whose vectors (some or all) were made by another model than ``model_key``, plus the
+        files waiting for vectors at all."""
+        other = int(self.scalar(
+            "SELECT COUNT(DISTINCT p.file_id) FROM passages p JOIN segments s ON s.id = p.segment_id "
+            "JOIN files f ON f.id = p.file_id WHERE s.model_key != ? AND f.state = 'indexed'", [model_key]) or 0)
+        return other + int(self.scalar("SELECT COUNT(*) FROM files WHERE state = 'extracted'") or 0)
+
+    def switch_model(self, choice: str | None, model_key: str) -> int:
+        """Make ``model_key`` the index's model (``choice``: the id or folder it was chosen by, None for
+        the default). Files with vectors of another model wait for encoding again; their old vectors
+        stay where they are (searchable by the old model) until the new ones replace them. Returns
+        how many files will be encoded."""
+        with self.transaction():
+            self.set_setting("model", choice)
+            self.set_setting("model_key", model_key)
+            self.db.execute(
+                "UPDATE files SET state = 'extracted' WHERE state = 'indexed' AND id IN "
+                "(SELECT p.file_id FROM passages p JOIN segments s ON s.id = p.segment_id WHERE s.model_key != ?)",
+                [model_key])
+            # switching back before the re-encoding finished: files whose vectors are all of this model again
+            self.db.execute(
+                "UPDATE files SET state = 'indexed' WHERE state = 'extracted' AND NOT EXISTS "
+                "(SELECT 1 FROM passages p LEFT JOIN segments s ON s.id = p.segment_id WHERE p.file_id = files.id "
+                "AND (p.segment_id IS NULL OR (p.segment_id > 0 AND (s.id IS NULL OR s.model_key != ?))))",
+                [model_key])
+            self.bump_generation()
+            return int(self.scalar("SELECT COUNT(*) FROM files WHERE state = 'extracted'") or 0)
+
 
 class Writer:
     """The one thread that owns all catalog writes. ``call`` runs a function there and waits for it."""

@@ -7,9 +7,11 @@ import os
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
@@ -17,14 +19,24 @@ from filelock import Timeout as LockTimeout
 
 from . import paths as P
 from .catalog import Catalog, CatalogError, Writer, integrity_problems
-from .config import Settings, resolve_data_dir
+from .config import DEFAULT_MODEL, MODEL_ENV, Settings, resolve_data_dir
 from .encoder import Encoder
 from .exclusions import GITIGNORE_SETTING, GLOBAL, Exclusion, PatternError, Rules, check_pattern
 from .extract import ExtractLimits, ExtractOutcome, extract_one
 from .index import SegmentStore
 from .indexer import Cancelled, Indexer, IndexReport, Progress
 from .memory import release_memory
-from .model import ModelLocation, ModelUnavailable, find_model, load_colbert, model_key, resolve_model
+from .model import (
+    ModelLocation,
+    ModelMismatch,
+    ModelUnavailable,
+    find_model,
+    key_name,
+    load_colbert,
+    looks_like_hub_id,
+    model_key,
+    resolve_model,
+)
 from .scan import root_state
 from .search import Searcher, SearchResponse
 from .watcher import ChangeMonitor
@@ -67,26 +79,30 @@ class Service:
         self._location: ModelLocation | None = None
         self._model_error: str | None = None
         self._model_lock = threading.Lock()
+        # reader connections: one per thread, closed when the thread ends (its thread-local slot is
+        # freed) or when the service closes; nothing else holds them, so retired pool threads leave none
         self._readers = threading.local()
-        self._all_readers: list[Catalog] = []
+        self._reader_slots: weakref.WeakSet[_ReaderSlot] = weakref.WeakSet()
         self._lock = FileLock(str(self.data_dir / "write.lock"))
 
     # --- plumbing --------------------------------------------------------------------------------
     def reader(self) -> Catalog:
-        catalog = getattr(self._readers, "catalog", None)
-        if catalog is None:
-            catalog = Catalog(self.catalog_path, create=False)
-            self._readers.catalog = catalog
-            self._all_readers.append(catalog)
-        return catalog
+        """This thread's read connection. Use it on this thread only; it closes when the thread ends."""
+        slot = getattr(self._readers, "slot", None)
+        if slot is None:
+            slot = _ReaderSlot(Catalog(self.catalog_path, create=False))
+            self._readers.slot = slot
+            self._reader_slots.add(slot)
+        return slot.catalog
+
+    def open_readers(self) -> int:
+        """Reader connections open now (one per thread that read and has not ended)."""
+        return len(self._reader_slots)
 
     def close(self) -> None:
         self.store.close()
-        for catalog in self._all_readers:
-            try:
-                catalog.close()
-            except Exception:
-                pass
+        for slot in list(self._reader_slots):
+            slot.close()
         self.writer.close()
 
     def __enter__(self) -> Service:
@@ -132,12 +148,47 @@ class Service:
         os.replace(tmp, self.data_dir / STATE)
 
     # --- model -----------------------------------------------------------------------------------
+    def model_choice(self) -> str | None:
+        """The model in force: ``--model`` / DESKTOP_SEARCH_MODEL for this run, else the one the catalog
+        records (set by :meth:`switch_model`), else None (the default model)."""
+        return self._model_option or os.environ.get(MODEL_ENV) or self.reader().get_setting("model") or None
+
     def model_location(self, allow_download: bool | None = None) -> ModelLocation:
         if self._location is None:
             allow = self._allow_download if allow_download is None else allow_download
-            self._location = resolve_model(self._model_option, self.data_dir, allow_download=allow,
+            self._location = resolve_model(self.model_choice(), self.data_dir, allow_download=allow,
                                            progress=self._progress_message)
         return self._location
+
+    def model_state(self) -> dict[str, Any]:
+        """The chosen model, the model the index's vectors are of, and how many files wait for encoding."""
+        c = self.reader()
+        index_key = c.get_setting("model_key")
+        key = self._model_key() or index_key or ""
+        return {"model": self.model_choice() or DEFAULT_MODEL,
+                "index_model": key_name(index_key) if index_key else None,
+                "files_to_encode": c.files_to_reencode(key)}
+
+    def switch_model(self, choice: str | None) -> dict[str, Any]:
+        """Make ``choice`` (hub id or model folder; None: the default) this index's model, recorded in
+        the catalog for the window and the command line alike. Files whose vectors another model made
+        wait for encoding again; their old vectors stay searchable by the old model until the new ones
+        replace them, and are never served to the new one. Returns the model and how many files the
+        next index run encodes."""
+        if choice and not looks_like_hub_id(choice):
+            choice = str(Path(choice).expanduser().absolute())
+        location = resolve_model(choice, self.data_dir, allow_download=self._allow_download,
+                                 progress=self._progress_message)
+        key = model_key(location)
+        stored = None if choice in (None, DEFAULT_MODEL) else choice
+        with self._exclusive():
+            files = self.writer.call(lambda c: c.switch_model(stored, key))
+        with self._model_lock:  # the next encoder() call loads the new model
+            self._model_option = None
+            self._location = location
+            self._encoder = None
+            self._model_error = None
+        return {"model": location.name, "files_to_encode": int(files)}
 
     def encoder(self) -> Encoder | None:
         """The loaded encoder, loading it on first use; raises ModelUnavailable with a one-line reason."""
@@ -149,7 +200,7 @@ class Service:
             try:
                 location = self.model_location()
                 model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
-                self._encoder = Encoder(model, self.settings.context_length)
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
@@ -160,9 +211,9 @@ class Service:
 
     def model_description(self) -> dict[str, Any]:
         try:
-            location, model_id = find_model(self._model_option, self.data_dir)
+            location, model_id = find_model(self.model_choice(), self.data_dir)
         except ModelUnavailable as exc:
-            return {"model": self._model_option, "model_state": "invalid", "model_error": str(exc)}
+            return {"model": self.model_choice(), "model_state": "invalid", "model_error": str(exc)}
         if location is None:
             return {"model": model_id, "model_state": "not downloaded"}
         return {"model": location.name, "model_path": str(location.path), "model_state": "ready"}
@@ -397,7 +448,8 @@ class Service:
     def status(self) -> dict[str, Any]:
         c = self.reader()
         counts = c.counts()
-        self.store.refresh(c)
+        vector_bytes = self.store.disk_bytes()
+        index_key = c.get_setting("model_key")
         catalog_bytes = sum(
             f.stat().st_size for f in self.data_dir.glob(CATALOG + "*") if f.is_file()
         )
@@ -406,10 +458,11 @@ class Service:
             "roots": [P.display(r) for r in self.roots()],
             "folders": self.root_states(),  # each watched folder: ok | offline | unreadable | not a folder
             **counts,
-            "index_bytes": catalog_bytes + self.store.disk_bytes(),
-            "vector_bytes": self.store.disk_bytes(),
-            **self.store.stats(),
+            "index_bytes": catalog_bytes + vector_bytes,
+            "vector_bytes": vector_bytes,
+            **c.segment_stats(),  # counted in the catalog: no segment is loaded to report
             **self.model_description(),
+            "index_model": key_name(index_key) if index_key else None,  # the model the vectors are of
             # the length in force: the encoder may have cut the setting to fit the memory at hand
             "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
             "context_length_note": getattr(self._encoder, "context_note", None),
@@ -519,7 +572,7 @@ class Service:
         """
         from .model import download_model as fetch
 
-        location, model_id = find_model(self._model_option, self.data_dir)
+        location, model_id = find_model(self.model_choice(), self.data_dir)
         if location is None:
             location = fetch(model_id, self.data_dir, self._progress_message, on_bytes=progress,
                              should_cancel=should_cancel)
@@ -527,6 +580,25 @@ class Service:
             self._location = location
             self._model_error = None
         return location
+
+
+class _ReaderSlot:
+    """One thread's reader connection, kept only in that thread's thread-local storage: when the thread
+    ends the slot is freed and the connection closed (Service.close closes the rest)."""
+
+    __slots__ = ("catalog", "__weakref__")
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def close(self) -> None:
+        try:
+            self.catalog.close()
+        except Exception:  # closed already, or the interpreter is shutting down
+            pass
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _under(path: str, root: str) -> bool:
@@ -571,4 +643,5 @@ def rebuild_catalog(data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
     return {"set_aside": moved, "roots": len(state.get("roots", []))}
 
 
-__all__ = ["Busy", "CatalogError", "ModelUnavailable", "Service", "rebuild_catalog", "extract_file", "asdict"]
+__all__ = ["Busy", "CatalogError", "ModelMismatch", "ModelUnavailable", "Service", "rebuild_catalog", "extract_file",
+           "asdict"]
