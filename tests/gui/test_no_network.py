@@ -238,7 +238,35 @@ def hostile_files(folder: Path, port: int, secret: Path) -> list[Path]:
         "c.xhtml": f'<?xml version="1.0"?>{ent}<html xmlns="http://www.w3.org/1999/xhtml"><body><p>epub lighthouse '
                    f'&remote; &local;</p><img src="{url}/epub.png"/>{xi}</body></html>',
     }))
+    files.append(_pdf(folder / "remote.pdf", url))
     return files
+
+
+def _pdf(path: Path, url: str) -> Path:
+    """A PDF whose opening action, link and embedded-file spec all point at ``url`` (readers must not go)."""
+    content = b"BT /F1 12 Tf 72 720 Td (pdf lighthouse) Tj ET"
+    objs = [
+        f"<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /URI /URI ({url}/open) >> "
+        f"/AA << /WC << /S /Launch /F ({url}/launch) >> >> >>".encode(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Annots [6 0 R] >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Type /Annot /Subtype /Link /Rect [0 0 100 100] /A << /S /GoToR /F << /FS /URL /F ({url}/remote.pdf)"
+        f" >> /D [0 /Fit] >> >>".encode(),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
 
 
 def test_hostile_documents_fetch_and_expand_nothing(tmp_path: Path, listener: Listener, guard: dict) -> None:
@@ -257,6 +285,9 @@ def test_hostile_documents_fetch_and_expand_nothing(tmp_path: Path, listener: Li
     assert all(SECRET not in text for text in texts.values()), texts
     assert "lighthouse" in texts["remote.html"] and "styled" in texts["remote.html"]
     assert "lighthouse" in texts["external.docx"] and "lighthouse" in texts["remote.epub"]
+    assert "lighthouse" in texts["remote.pdf"] and "lighthouse" in texts["remote.eml"]
+    for name in ("entities.xhtml", "remote.epub"):  # HTML parsing leaves DTD entities as they are written
+        assert "&remote; &local;" in texts[name], texts[name]
     for name in ("entity.docx", "entity.odt", "entity.epub"):
         assert texts[name] == "[XML entity expansion refused]", name
     assert listener.hits == 0  # no process, Python or C, connected to the URLs in the documents
