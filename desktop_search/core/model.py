@@ -77,8 +77,11 @@ def find_model(option: str | None, data_dir: Path) -> tuple[ModelLocation | None
         damaged = damaged_files(local)  # sizes against the download's manifest: a cut-short file is never loaded
         if not damaged:
             return ModelLocation(local, choice), choice
-        (local / ".complete").unlink(missing_ok=True)  # download it again (the damaged files only)
-        set_aside(local, sorted(damaged))
+        try:  # download it again (the damaged files only)
+            (local / ".complete").unlink(missing_ok=True)
+            set_aside(local, sorted(damaged))
+        except OSError:
+            pass  # a read-only data folder: still never loaded; the download will say what is wrong
     bundled = bundled_models_dir()
     if bundled is not None and (bundled / _slug(choice)).is_dir():
         return ModelLocation(bundled / _slug(choice), choice), choice

@@ -28,7 +28,7 @@ from fuzzlib import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from desktop_search.core.extract import extract_many
+from desktop_search.core.extract import extract_many, extract_one
 from desktop_search.core.extract.pool import extract_in_process
 
 CI_EXAMPLES = 25
@@ -91,3 +91,5 @@ def test_isolated_pool_contains_a_bounded_sample(tmp_path: Path) -> None:
     assert sorted(o.path for o in outcomes) == sorted(paths)
     problems = {o.path: check_outcome(o) for o in outcomes}
     assert {p: m for p, m in problems.items() if m} == {}
+    single = extract_one(paths[0], limits_for_fuzz())  # the one-file entry point (`desktop-search extract`)
+    assert single.path == paths[0] and check_outcome(single) is None
