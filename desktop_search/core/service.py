@@ -169,6 +169,18 @@ class Service:
                 "index_model": key_name(index_key) if index_key else None,
                 "files_to_encode": c.files_to_reencode(key)}
 
+    def adopt_model(self, choice: str) -> bool:
+        """Record ``choice`` as the index's model unless the catalog names one already (older windows
+        kept it in their own settings); nothing is re-encoded. Returns whether it was recorded."""
+
+        def adopt(c: Catalog) -> bool:
+            if c.get_setting("model") is not None:
+                return False
+            c.set_setting("model", choice)
+            return True
+
+        return bool(self.writer.call(adopt))
+
     def switch_model(self, choice: str | None) -> dict[str, Any]:
         """Make ``choice`` (hub id or model folder; None: the default) this index's model, recorded in
         the catalog for the window and the command line alike. Files whose vectors another model made

@@ -36,7 +36,9 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
     init_dispatcher()
     opts: dict[str, Any] = vars(args) if args is not None else {}
     settings = QSettings("desktop-search", "desktop-search")
-    model = opts.get("model") or os.environ.get("DESKTOP_SEARCH_MODEL") or settings.value("model") or None
+    # the catalog names the model (Service.model_choice); --model / DESKTOP_SEARCH_MODEL override one run
+    model = opts.get("model") or os.environ.get("DESKTOP_SEARCH_MODEL") or None
+    legacy_model = settings.value("model")  # where older versions kept the window's choice
     window_ref: list[Any] = []
 
     def download_message(message: str) -> None:  # called from the model-loading thread
@@ -46,6 +48,9 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
     # an index run that needs the model meanwhile goes on keyword-only instead of downloading silently
     service = Service(opts.get("data_dir"), model=model, context_length=opts.get("context_length"),
                       threads=opts.get("threads"), allow_download=False, progress=download_message)
+    if legacy_model:
+        service.adopt_model(str(legacy_model))
+        settings.remove("model")
     window = MainWindow(service, model_option=model, settings=settings)
     window_ref.append(window)
     from .crash import CrashReporter

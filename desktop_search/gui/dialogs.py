@@ -247,7 +247,9 @@ class FoldersDialog(QDialog):
         form.addRow(self.model_state)
         form.addRow("Context length:", self.context)
         form.addRow("Threads:", self.threads)
-        note = QLabel("Model, context length and thread changes apply the next time the app starts.")
+        note = QLabel("Context length and thread changes apply the next time the app starts. A new model "
+                      "re-encodes your files in the background; meaning search covers those done so far.")
+        note.setWordWrap(True)
         note.setEnabled(False)
         form.addRow(note)
 

@@ -773,11 +773,9 @@ class MainWindow(QMainWindow):
         self.indexer.start()
 
     def save_settings(self, values: dict[str, Any]) -> None:
-        model = values.get("model")
-        if model:
-            self.qsettings.setValue("model", model)
-        else:
-            self.qsettings.remove("model")
+        model = values.get("model") or None
+        if model != self.service.model_choice():  # an explicit switch, recorded in the catalog
+            self.switch_model(model)
         if "pause_on_battery" in values:
             self.qsettings.setValue("pause_on_battery", bool(values["pause_on_battery"]))
             self.battery.set_enabled(bool(values["pause_on_battery"]))
@@ -797,6 +795,21 @@ class MainWindow(QMainWindow):
                  on_done=lambda _: self.statusBar().showMessage("Settings saved; they apply at the next start", 5000),
                  on_error=lambda exc: self._warn("Could not save the settings", exc))
 
+    def switch_model(self, model: str | None) -> None:
+        """Make ``model`` (a folder; None: the default) the index's model; files encoded by another
+        model are re-encoded in the background (meaning search covers the ones done so far)."""
+
+        def switched(result: dict[str, Any]) -> None:
+            self.statusBar().showMessage(
+                f"Model is now {result['model']}: {result['files_to_encode']:,} file(s) will be re-encoded", 15000)
+            self.refresh_status()
+            if self._load_model:
+                self.model_loader.load()
+            self.indexer.start()
+
+        run_task(lambda: self.service.switch_model(model), on_done=switched,
+                 on_error=lambda exc: self._warn("Could not switch the model", exc))
+
     def set_exclusions(self, patterns: list[str], gitignore: bool) -> None:
         """New global exclusion patterns: stored, then a full reconcile drops what they leave out and reads
         what they let in; the watcher restarts with the new rules."""
@@ -814,7 +827,7 @@ class MainWindow(QMainWindow):
         self.indexer.run_exclusive("exclusions", apply)
 
     def show_folders(self) -> FoldersDialog:
-        dialog = FoldersDialog(self.service, self.qsettings.value("model") or self.model_option, self,
+        dialog = FoldersDialog(self.service, self.service.model_choice(), self,
                                pause_on_battery=self.pause_on_battery_setting(), start_at_login=autostart.is_enabled())
         dialog.add_requested.connect(lambda p: self.add_folders([p]))
         dialog.remove_requested.connect(self.remove_folder)

@@ -291,19 +291,23 @@ def test_folders_dialog_counts_add_and_remove(qtbot: Any, make_service: Any, mak
     assert service.status()["pending"] == 1
 
 
-def test_settings_are_saved(qtbot: Any, make_service: Any, make_window: Any, tmp_path: Path) -> None:
+def test_settings_are_saved(qtbot: Any, make_service: Any, make_window: Any, tmp_path: Path,
+                            tiny_model: Path) -> None:
     service = make_service()
     window = make_window(service)
     dialog = window.show_folders()
     dialog.context.setValue(1024)
     dialog.threads.setValue(2)
     dialog.local_model.setChecked(True)
-    dialog.model_path.setText(str(tmp_path / "my-model"))
+    dialog.model_path.setText(str(tiny_model))
     dialog.findChild(type(dialog.add_btn), "")  # noqa: B018 - the dialog is fully built
     dialog._save()
     qtbot.waitUntil(lambda: service.reader().load_settings().context_length == 1024, timeout=5000)
     assert service.reader().load_settings().threads == 2
-    assert window.qsettings.value("model") == str(tmp_path / "my-model")
+    # the model is the catalog's, one setting for the window and the command line (an explicit switch)
+    qtbot.waitUntil(lambda: service.model_choice() == str(tiny_model), timeout=10000)
+    assert window.qsettings.value("model") is None
+    assert window.show_folders().model_path.text() == str(tiny_model)
 
 
 def test_results_model_passes_qtmodeltester(qtmodeltester: Any, make_service: Any, docs: Path) -> None:
