@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -18,13 +20,32 @@ class CliError(Exception):
     pass
 
 
+def _at_least(minimum: int) -> Any:
+    """An argparse type: an integer >= ``minimum`` (anything else is a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {value})")
+        return value
+
+    return parse
+
+
+MIN_CONTEXT_LENGTH = 32  # below this no passage fits in a window with its special tokens
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="desktop-search", description="Find files on this computer by meaning.")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--data-dir", help="where the index lives (env DESKTOP_SEARCH_HOME)")
     p.add_argument("--model", help="model id or folder (env DESKTOP_SEARCH_MODEL)")
-    p.add_argument("--context-length", type=int, help="tokens per encoder window, for this run")
-    p.add_argument("--threads", type=int, help="CPU threads for encoding, for this run")
+    p.add_argument("--context-length", type=_at_least(MIN_CONTEXT_LENGTH),
+                   help="tokens per encoder window, for this run")
+    p.add_argument("--threads", type=_at_least(1), help="CPU threads for encoding, for this run")
     p.add_argument("--minimized", action="store_true",
                    help="open the app in the system tray without showing its window (used at login)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+")
     s = sub.add_parser("search", help="search the index")
     s.add_argument("query")
-    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--limit", type=_at_least(1), default=10)
     s.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("status", help="what is indexed")
@@ -68,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="semantic")
     s.add_argument("--exact", action="store_true", help="score every document by exact MaxSim (reference)")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--limit-queries", type=int, default=0, help=argparse.SUPPRESS)
+    s.add_argument("--limit-queries", type=_at_least(0), default=0, help=argparse.SUPPRESS)
     return p
 
 
@@ -116,6 +137,15 @@ def _duration(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _exact_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``path`` as readable text plus ``path_bytes_b64`` (the exact bytes, base64) where the name is
+    not valid UTF-8: JSON cannot carry such bytes, and the U+FFFD display form opens nothing."""
+    from desktop_search.core.paths import display, exact_form
+
+    return [{**r, "path": display(r["path"]), **exact_form(r["path"])} if isinstance(r.get("path"), str) else r
+            for r in rows]
 
 
 def _print_json(data: Any) -> None:
@@ -178,9 +208,16 @@ def _write_crash_log() -> str:
     import tempfile
     import traceback
 
+    from desktop_search.core.privacy import redacted_traceback
+
+    # mkstemp: mode 0600; messages left out unless opted in (they may quote documents or queries)
     fd, path = tempfile.mkstemp(prefix="desktop-search-crash-", suffix=".log")
     with os.fdopen(fd, "w") as handle:
-        traceback.print_exc(file=handle)
+        exc_type, exc, tb = sys.exc_info()
+        if exc_type is not None and exc is not None:
+            handle.write(redacted_traceback(exc_type, exc, tb))
+        else:
+            traceback.print_exc(file=handle)
     return path
 
 
@@ -190,15 +227,26 @@ def _data_dir(args: argparse.Namespace) -> Any:
     return resolve_data_dir(args.data_dir)
 
 
+WRITERS = ("index", "remove", "eval")  # commands that change the index (doctor --repair too)
+
+
 def _open(args: argparse.Namespace) -> Any:
-    from desktop_search.core.catalog import CatalogError
-    from desktop_search.core.service import Service
+    from desktop_search.core.service import CatalogDamaged, Service
 
     try:
-        return Service(args.data_dir, model=args.model, context_length=args.context_length, threads=args.threads,
-                       progress=lambda m: sys.stderr.write(m + "\n"))
-    except CatalogError as exc:
+        service = Service(args.data_dir, model=args.model, context_length=args.context_length,
+                          threads=args.threads, progress=lambda m: sys.stderr.write(m + "\n"))
+    except CatalogDamaged as exc:  # only real corruption is worth a rebuild; busy/full/read-only say so
         raise CliError(f"{exc}; run `desktop-search doctor --repair` to rebuild it") from exc
+    if service.read_only and (args.command in WRITERS or (args.command == "doctor" and args.repair)):
+        service.close()
+        from desktop_search.core.service import DiskFull
+
+        if isinstance(service.read_only_reason, DiskFull):
+            raise CliError(str(service.read_only_reason))
+        raise CliError(f"the data folder {service.data_dir} is read-only: searching works, "
+                       f"`{args.command}` cannot update the index")
+    return service
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -206,19 +254,20 @@ def _run(args: argparse.Namespace) -> int:
     from desktop_search.core.evaluate import EvalError
     from desktop_search.core.model import ModelUnavailable
     from desktop_search.core.search import QueryError
-    from desktop_search.core.service import Busy, ModelMismatch
+    from desktop_search.core.service import Busy, ModelMismatch, describe
 
     if args.command == "extract":
         return _cmd_extract(args)
     if args.command == "doctor" and args.repair:
-        # a catalog too damaged to open is set aside and rebuilt from the mirrored roots
-        from desktop_search.core.service import Service, rebuild_catalog
+        # a catalog too damaged to open is moved aside and rebuilt from the mirrored roots; one that is
+        # busy, full, read-only or sound is never touched (rebuild_catalog refuses)
+        from desktop_search.core.service import CatalogDamaged, Service, rebuild_catalog
 
         try:
             Service(args.data_dir, model=args.model).close()
-        except CatalogError as exc:
+        except CatalogDamaged as exc:
             info = rebuild_catalog(args.data_dir)
-            sys.stderr.write(f"catalog was damaged ({exc}); set aside as {', '.join(info['set_aside'])}, "
+            sys.stderr.write(f"catalog was damaged ({exc}); set aside in {', '.join(info['set_aside'])}, "
                              f"rebuilding the index of {info['roots']} folder(s)\n")
     if args.model and args.command in ("index", "search", "eval", "doctor"):
         from desktop_search.core.model import find_model
@@ -238,9 +287,13 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(str(exc).strip("'\"")) from exc
     except (ModelUnavailable, ModelMismatch) as exc:
         raise CliError(str(exc)) from exc
-    except PermissionError as exc:
-        raise CliError(f"permission denied: {exc.filename}") from exc
+    except sqlite3.Error as exc:  # busy, full, read-only, I/O: named for what they are
+        raise CliError(str(describe(exc, service.data_dir))) from exc
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise CliError(str(describe(exc, service.data_dir))) from exc
+        if isinstance(exc, PermissionError):
+            raise CliError(f"permission denied: {exc.filename}") from exc
         raise CliError(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")) from exc
     finally:
         service.close()
@@ -284,11 +337,11 @@ def _cmd_remove(service: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_search(service: Any, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise CliError("--limit must be at least 1")
     response = service.search(args.query, limit=args.limit, mode=args.mode)
     if args.json:
-        _print_json(response.as_json())
+        data = response.as_json()
+        data["results"] = _exact_paths(data["results"])
+        _print_json(data)
         return EXIT_OK
     if response.notice:
         sys.stderr.write(f"note: {response.notice}\n")
@@ -389,8 +442,12 @@ def _cmd_doctor(service: Any, args: argparse.Namespace) -> int:
             print(f"problem: {p}")
         for r in result["repaired"]:
             print(f"repaired: {r}")
+        for p in result.get("remaining", []):
+            print(f"still: {p}")
         if result["problems"] and result["consistent"]:
             print("consistent (after repair)")
+        for n in result.get("notes", []):  # normal pending work, not a problem: exit 0
+            print(f"note: {n}")
     return EXIT_OK if result["consistent"] else EXIT_FAIL
 
 

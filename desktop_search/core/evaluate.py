@@ -1,8 +1,11 @@
 """``desktop-search eval``: index a BEIR folder as files and measure retrieval quality and speed.
 
 The documents become ``<data dir>/eval/<name>/docs/<id>.txt`` (title, blank line, text) and are indexed
-by the normal indexer, so the numbers are those of the app. The index is kept between runs of the same
-data dir. ``--exact`` scores every document by exact MaxSim over the raw vectors (no PLAID, no fusion).
+by the normal indexer, so the numbers are those of the app, into an index of their own in
+``<data dir>/eval/<name>/index`` (a Service on that folder, with the same model and run options). The
+data folder's own watched folders, settings and index are never touched; the eval index is kept
+between runs of the same data dir. ``--exact`` scores every document by exact MaxSim over the raw
+vectors (no PLAID, no fusion).
 """
 
 from __future__ import annotations
@@ -82,6 +85,29 @@ def _materialise(corpus: list[dict[str, Any]], docs: Path) -> None:
     marker.write_text(str(len(corpus)))
 
 
+def _eval_service(main: Any, dataset: str) -> Any:
+    """A Service on ``<data dir>/eval/<dataset>/index`` using the main service's model (the folder it
+    resolved to, so nothing is downloaded twice) and its run options."""
+    from .model import ModelUnavailable
+    from .service import Service
+
+    model = main._model_option
+    try:
+        model = str(main.model_location().path)
+    except ModelUnavailable:
+        pass  # keyword-only eval, or the error comes back from the eval index with its own words
+    sub = Service(main.data_dir / "eval" / dataset / "index", model=model,
+                  context_length=main.settings.context_length, threads=main.settings.threads,
+                  allow_download=False)
+    for name in ("batch_files", "flat_max_tokens", "plaid_nbits", "quantize"):  # tests and benchmarks tune these
+        if hasattr(main.settings, name):
+            setattr(sub.settings, name, getattr(main.settings, name))
+    sub.settings.keep_raw_vectors = True  # --exact needs the raw vectors after compaction
+    if not sub.writer.call(lambda c: c.load_settings()).keep_raw_vectors:
+        sub.save_settings(sub.settings)  # the eval index's own settings, not the data folder's
+    return sub
+
+
 def run_eval(
     service: Any, beir_dir: str, split: str = "test", mode: str = "semantic", exact: bool = False,
     progress: Callable[[Progress], None] | None = None, limit_queries: int = 0,
@@ -92,13 +118,15 @@ def run_eval(
     corpus, queries, qrels = load_beir(folder, split)
     docs = service.data_dir / "eval" / folder.name / "docs"
     _materialise(corpus, docs)
+    with _eval_service(service, folder.name) as sub:
+        return _run(sub, folder, docs, corpus, queries, qrels, split, mode, exact, progress, limit_queries)
 
-    settings = service.writer.call(lambda c: c.load_settings())
-    if not settings.keep_raw_vectors:  # --exact needs the raw vectors after compaction
-        settings.keep_raw_vectors = True
-        service.writer.call(lambda c: c.save_settings(settings))
-    service.settings.keep_raw_vectors = True
 
+def _run(
+    service: Any, folder: Path, docs: Path, corpus: list[dict[str, Any]], queries: dict[str, str],
+    qrels: dict[str, dict[str, int]], split: str, mode: str, exact: bool,
+    progress: Callable[[Progress], None] | None, limit_queries: int,
+) -> dict[str, Any]:
     started = time.perf_counter()
     report = service.index([str(docs)], progress=progress)
     took = time.perf_counter() - started

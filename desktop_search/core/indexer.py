@@ -84,6 +84,7 @@ class Indexer:
         self._model_key = model_key
         self._progress = progress or (lambda p: None)
         self._should_stop = should_stop or (lambda: False)
+        self.yield_to: Callable[[], bool] = lambda: False
 
     def _check(self) -> None:
         if self._should_stop():
@@ -115,8 +116,13 @@ class Indexer:
         self._progress(Progress("done", message="index is up to date"))
         return report
 
-    def encode_pending(self, report: IndexReport | None = None) -> IndexReport:
-        """Encode every file still waiting for vectors (keyword-searchable already), then compact."""
+    def encode_pending(self, report: IndexReport | None = None, yield_to: Callable[[], bool] | None = None,
+                       ) -> IndexReport:
+        """Encode every file still waiting for vectors (keyword-searchable already), then compact.
+        ``yield_to`` is asked between batches only: unlike ``should_stop`` it never drops a batch half
+        encoded, so a file changing every 0.2 s cannot starve encoding."""
+        if yield_to is not None:
+            self.yield_to = yield_to
         report = report if report is not None else IndexReport()
         encoder = None
         try:
@@ -336,6 +342,8 @@ class Indexer:
             batch_chars = 0
             self._check()
             self._compact(final=False)
+            if self.yield_to():  # newer changes wait (the watcher): stop here, between committed batches
+                raise Cancelled()
 
         self._progress(Progress("encode", 0, len(pending)))
         for row in pending:

@@ -27,3 +27,16 @@ def from_db(value: str) -> str:
 def display(path: str) -> str:
     """A printable form (undecodable bytes shown as U+FFFD)."""
     return os.fsencode(path).decode("utf-8", errors="replace")
+
+
+def exact_form(path: str) -> dict[str, str]:
+    """``{"path_bytes_b64": …}`` (the path's exact bytes, base64) when its display form is lossy, else
+    nothing: JSON output keeps ``path`` readable and lets a program open the very file."""
+    import base64
+
+    raw = os.fsencode(path)
+    try:
+        raw.decode("utf-8")
+        return {}
+    except UnicodeDecodeError:
+        return {"path_bytes_b64": base64.b64encode(raw).decode("ascii")}

@@ -279,12 +279,14 @@ class Service:
             return self.indexer(progress, should_stop).run_changes(paths, self.roots(), rules, encode=encode)
 
     def encode_pending(self, progress: Callable[[Progress], None] | None = None,
-                       should_stop: Callable[[], bool] | None = None) -> IndexReport:
-        """Encode the files that are keyword-searchable but have no vectors yet."""
+                       should_stop: Callable[[], bool] | None = None,
+                       yield_to: Callable[[], bool] | None = None) -> IndexReport:
+        """Encode the files that are keyword-searchable but have no vectors yet; ``yield_to`` (asked between
+        committed batches) lets newer changes go first (Cancelled)."""
         if not self.reader().counts().get("pending"):
             return IndexReport()
         with self._exclusive(should_stop, progress), self._model_in_use():
-            return self.indexer(progress, should_stop).encode_pending()
+            return self.indexer(progress, should_stop).encode_pending(yield_to=yield_to)
 
     def rules(self) -> Rules:
         """What the scanner and the watcher leave out, as stored in the catalog now."""

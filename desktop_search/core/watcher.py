@@ -244,6 +244,10 @@ def watch(
     state: dict[str, Any] = {"paths": set(), "full": True}  # start-up reconcile
     wake = threading.Event()
 
+    def has_work() -> bool:
+        with lock:
+            return bool(state["full"] or state["paths"])
+
     def on_change(paths: Changes) -> None:
         with lock:
             if paths is None:
@@ -272,8 +276,8 @@ def watch(
                     continue
                 if encode_due:
                     encode_due = False
-                    report = service.encode_pending(progress=progress,
-                                                    should_stop=lambda: stop.is_set() or monitor.pending)
+                    report = service.encode_pending(progress=progress, should_stop=stop.is_set,
+                                                    yield_to=lambda: monitor.pending or has_work())
                     if on_report and report.encoded_files:
                         on_report(report)
             except Cancelled:

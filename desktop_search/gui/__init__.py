@@ -66,15 +66,29 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
 
 def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> int:
     """Show the window at once; the model loads in the background. Returns the exit code."""
-    from desktop_search.core.catalog import CatalogError
+    from desktop_search.core.service import CatalogDamaged, CatalogError
 
     try:
-        app, service, window = create_app(args, argv)
+        try:
+            app, service, window = create_app(args, argv)
+        except CatalogDamaged as exc:  # offer the repair; busy, full and read-only are never "damaged"
+            from PySide6.QtWidgets import QMessageBox
+
+            from desktop_search.core.service import rebuild_catalog
+
+            answer = QMessageBox.question(
+                None, "Desktop Search",
+                f"{exc}\n\nRepair it now? The damaged catalog is moved aside (not deleted) and the index is "
+                "rebuilt from your folders.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return 1
+            rebuild_catalog(getattr(args, "data_dir", None))
+            app, service, window = create_app(args, argv)
     except CatalogError as exc:
         from PySide6.QtWidgets import QMessageBox
 
-        QMessageBox.critical(None, "Desktop Search",
-                             f"{exc}\n\nRun `desktop-search doctor --repair` to rebuild the index.")
+        QMessageBox.critical(None, "Desktop Search", str(exc))
         return 1
     try:
         return int(app.exec())

@@ -146,6 +146,21 @@ class SearchController(QObject):
         self.pool.waitForDone(timeout_ms)
 
 
+def media_error(exc: BaseException | None, where: Any = None) -> Exception | None:
+    """The one-line CatalogError (full, read-only, busy, I/O) that ``exc`` stands for, or None."""
+    import errno
+    import sqlite3
+
+    from desktop_search.core.service import CatalogError, describe
+
+    if isinstance(exc, CatalogError):
+        return exc
+    if isinstance(exc, sqlite3.Error) or (
+            isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)):
+        return describe(exc, where)
+    return None
+
+
 class IndexController(QObject):
     """Runs indexing jobs one after another on one background thread, with pause and cancel.
 
@@ -297,10 +312,13 @@ class IndexController(QObject):
         from desktop_search.core.service import Busy
 
         self._running = None
+        self.last_error = exc  # the window tells a full disk (banner, retried later) from other failures
         if isinstance(exc, Cancelled):
             self.cancelled.emit()
         elif isinstance(exc, Busy):
             self.failed.emit("another desktop-search window or command is updating the index; try again later")
+        elif media_error(exc, self.service.data_dir):  # full, read-only, busy catalog, I/O: named for what it is
+            self.failed.emit(str(media_error(exc, self.service.data_dir)))
         else:
             self.failed.emit(f"{name} failed: {exc or type(exc).__name__}")
         self._next()

@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         layout.addWidget(self.search_bar)
         layout.addWidget(self.filter_bar)
+        self.banner = Banner(self.main_page)  # damage found at start-up (Repair), a full disk
+        layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
 
     def _build_status_bar(self) -> None:
@@ -418,18 +420,45 @@ class MainWindow(QMainWindow):
 
     # --- startup and status ----------------------------------------------------------------------
     def _startup(self) -> None:
-        run_task(self._read_status, on_done=self._on_first_status, on_error=self._on_status_error)
+        run_task(self._read_first_status, on_done=self._on_first_status, on_error=self._on_status_error)
 
     def _read_status(self) -> dict[str, Any]:
         status = self.service.status()
         status["folders"] = folder_counts(self.service)
         return status
 
+    def _read_first_status(self) -> dict[str, Any]:
+        status = self._read_status()
+        status["damaged_parts"] = self.service.damaged_parts()  # checksums checked as segments load
+        return status
+
+    def _offer_repair(self, damaged: dict[str, str]) -> None:
+        self.banner.show_message(
+            "damaged", f"{len(damaged)} part(s) of the index are damaged and left out of search by meaning.",
+            "Repair", self._repair)
+
+    def _repair(self) -> None:
+        def done(name: str, result: Any) -> None:
+            if name != "repair":
+                return
+            self.indexer.job_done.disconnect(done)
+            if result.get("consistent"):
+                self.banner.clear("damaged")
+                self.statusBar().showMessage("Index repaired", 8000)
+            else:
+                self.banner.show_message("damaged", "Repair did not finish: " + "; ".join(result.get("remaining", [])))
+            self.searcher.refresh()
+
+        self.indexer.job_done.connect(done)
+        self.indexer.run_exclusive("repair", lambda: self.service.doctor(repair=True))
+
     def _on_status_error(self, exc: BaseException) -> None:
         self.status_label.setText(f"Could not read the index: {exc}")
 
     def _on_first_status(self, status: dict[str, Any]) -> None:
         self._apply_status(status)
+        if status.get("damaged_parts"):
+            self._offer_repair(status["damaged_parts"])
         has_roots = bool(status.get("folders"))
         self.stack.setCurrentWidget(self.main_page if has_roots else self.welcome)
         if has_roots:
@@ -901,6 +930,7 @@ class MainWindow(QMainWindow):
         self.searcher.refresh()
 
     def _on_index_finished(self, report: Any) -> None:
+        self.banner.clear("disk-full")
         took = time.monotonic() - getattr(self, "_index_started", time.monotonic())
         msg = (f"Index up to date ({report.new} new, {report.changed} changed, {report.deleted} removed"
                f"{f', {report.failed} unreadable' if report.failed else ''}) in {_duration(took)}")
@@ -918,6 +948,12 @@ class MainWindow(QMainWindow):
     def _on_index_failed(self, message: str) -> None:
         self._index_ended(message)
         self.status_label.setText(message)
+        from desktop_search.core.service import DiskFull
+
+        if isinstance(self.indexer.last_error, DiskFull) or "is full" in message:
+            # nothing committed is lost; try again every minute until space returns
+            self.banner.show_message("disk-full", message)
+            QTimer.singleShot(60_000, self.indexer.start)
 
     def _on_paused(self, paused: bool) -> None:
         self.pause_btn.setText("Resume" if paused else "Pause")
