@@ -192,6 +192,7 @@ class IndexController(QObject):
         self._changes_queued = False
         self._changes_lock = threading.Lock()  # changed() on the UI thread, the job on the index thread
         self.last_progress: Any = None
+        self.last_error: BaseException | None = None
 
     # --- state -----------------------------------------------------------------------------------
     @property

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import autostart, desktop
+from .banner import Banner
 from .controllers import IndexController, ModelLoader, SearchController, SearchOutcome
 from .dialogs import FailedDialog, FoldersDialog, QueryHelpPopover, WelcomePage, folder_counts
 from .power import BatteryGuard
