@@ -20,7 +20,7 @@ import numpy as np
 from . import paths as P
 from .catalog import Catalog, Writer
 from .config import Settings
-from .encoder import Encoder
+from .encoder import Encoder, EncodingStopped
 from .exclusions import Rules
 from .extract import ExtractLimits, ExtractOutcome, extract_many
 from .index import SegmentStore, write_segment
@@ -138,13 +138,25 @@ class Indexer:
         return report
 
     # --- recovery ------------------------------------------------------------------------------------
-    def recover(self, report: IndexReport | None = None) -> int:
-        """Drop what no commit points at; re-queue what a damaged segment held. Returns repairs."""
-        check = self.store.check(self.reader)
-        self.store.remove_orphans(check.orphans)
+    def recover(self, report: IndexReport | None = None, deep: bool = False, set_aside: Path | None = None) -> int:
+        """Drop what no commit points at; re-queue what a damaged segment held. Returns repairs.
+
+        ``deep`` compares every segment file with its checksum (``doctor --repair``); a damaged
+        segment's folder is moved into ``set_aside`` (default: a new set-aside folder) before the
+        catalog forgets it, never deleted."""
+        check = self.store.check(self.reader, deep=deep)
+        self.store.remove_orphans(check.orphans)  # uncommitted writes: nothing was ever served from them
         repaired = 0
         if check.damaged or check.dangling_passages:
             ids = [d.segment_id for d in check.damaged]
+            if ids:
+                from . import setaside
+
+                dirs = self.reader.segment_dirs(ids)
+                folder = set_aside or setaside.new_folder(self.data_dir)
+                for name in dirs.values():
+                    if (self.store.root / name).exists():
+                        setaside.move(self.store.root / name, folder / "segments")
             self.writer.call(lambda c: self._requeue_segments(c, ids))
             repaired = len(ids)
             if report is not None:
@@ -367,7 +379,10 @@ class Indexer:
         file_ids = [fid for fid in ids if fid in by_file]
         texts = ["".join(p["text"] for p in by_file[fid]) for fid in file_ids]
         ranges = [[(p["char_start"], p["char_end"]) for p in by_file[fid]] for fid in file_ids]
-        encoded = encoder.encode_documents(texts, ranges) if file_ids else []
+        try:  # a stop between forward calls: this batch is dropped, the committed ones stay
+            encoded = encoder.encode_documents(texts, ranges, should_stop=self._should_stop) if file_ids else []
+        except EncodingStopped as exc:
+            raise Cancelled() from exc
         passage_ids: list[int] = []
         vectors: list[np.ndarray] = []
         spans: list[np.ndarray] = []

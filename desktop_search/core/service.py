@@ -8,9 +8,10 @@ in force is the catalog's (``switch_model``), overridden for one run by ``--mode
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import shutil
+import sqlite3
 import threading
 import time
 import weakref
@@ -24,9 +25,11 @@ from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
 from . import paths as P
-from .catalog import Catalog, CatalogError, Writer, integrity_problems
+from . import setaside
+from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, resolve_data_dir
 from .encoder import Encoder
+from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .exclusions import GITIGNORE_SETTING, GLOBAL, Exclusion, PatternError, Rules, check_pattern
 from .extract import ExtractLimits, ExtractOutcome, extract_one
 from .index import SegmentStore
@@ -43,6 +46,7 @@ from .model import (
     model_key,
     resolve_model,
 )
+from .privacy import make_private_dir, private_umask, tighten, write_private
 from .scan import root_state
 from .search import Searcher, SearchResponse
 from .watcher import ChangeMonitor
@@ -66,12 +70,21 @@ class Service:
         progress: Callable[[str], None] | None = None,
     ):
         self.data_dir = resolve_data_dir(data_dir)
+        # the index holds the text of private files: this process creates everything owner-only
+        # from here on, and loose modes left by older versions or copies are tightened (privacy.py)
+        private_umask()
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)
         except OSError as exc:
             raise CatalogError(f"cannot create data folder {self.data_dir}: {exc.strerror}") from exc
         self.catalog_path = self.data_dir / CATALOG
+        self.read_only = not writable(self.data_dir)  # read-only media: search works, writers refuse
+        if not self.read_only:
+            tighten(self.data_dir)
         self.writer = Writer(self.catalog_path)
+        # why writers must refuse: read-only media, or a disk too full to open the catalog for writing
+        self.read_only_reason: CatalogError | None = self.writer.catalog.read_only_reason
+        self.read_only = self.read_only or self.writer.catalog.read_only
         self.settings: Settings = self.writer.catalog.load_settings()
         if context_length:
             self.settings.context_length = context_length
@@ -89,7 +102,7 @@ class Service:
         # freed) or when the service closes; nothing else holds them, so retired pool threads leave none
         self._readers = threading.local()
         self._reader_slots: weakref.WeakSet[_ReaderSlot] = weakref.WeakSet()
-        self._lock = FileLock(str(self.data_dir / "write.lock"))
+        self._lock = FileLock(str(self.data_dir / "write.lock"), mode=0o600)
 
     # --- plumbing --------------------------------------------------------------------------------
     def reader(self) -> Catalog:
@@ -149,9 +162,7 @@ class Service:
             "excludes": self.writer.call(lambda c: c.roots("exclude")),
             "settings": self.writer.call(lambda c: c.load_settings().as_dict()),
         }
-        tmp = self.data_dir / (STATE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, self.data_dir / STATE)
+        write_private(self.data_dir / STATE, json.dumps(state, indent=1))  # 0600, atomic
 
     # --- model -----------------------------------------------------------------------------------
     def model_choice(self) -> str | None:
@@ -491,10 +502,13 @@ class Service:
         return out
 
     def failed(self) -> list[dict[str, Any]]:
-        rows = self.reader().query(
-            "SELECT path, reason, size, failed_at FROM failures WHERE skipped = 0 ORDER BY path"
-        )
-        return [{**r, "path": P.display(P.from_db(r["path"]))} for r in rows]
+        """Failed files: ``path`` for display, plus ``path_bytes_b64`` (the exact bytes) when the name
+        is not valid UTF-8 and the display form could not open it."""
+        out = []
+        for r in self.reader().failures():
+            path = P.from_db(r["path"])
+            out.append({**r, "path": P.display(path), **P.exact_form(path)})
+        return out
 
     def retry_failed(self, paths: list[str] | None = None) -> int:
         """Forget failures (all, or those of ``paths``) so the next index run reads those files again."""
@@ -538,18 +552,13 @@ class Service:
         return extract_file(path, self.settings)
 
     # --- doctor ----------------------------------------------------------------------------------
-    def doctor(self, repair: bool = False, progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
-        c = self.reader()
-        problems: list[str] = []
-        repaired: list[str] = []
-        problems += [f"catalog: {p}" for p in integrity_problems(c.db)]
-        try:
-            c.db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
-        except Exception as exc:
-            problems.append(f"full-text index is inconsistent ({exc})")
-            if repair:
-                self.writer.call(lambda w: w.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')"))
-                repaired.append("rebuilt the full-text index")
+    def _inspect(self, c: Catalog) -> tuple[list[str], list[str], Any]:
+        """(problems, notes, segment check) of the catalog, the segments (deep: checksums) and disk.
+        Notes are normal work waiting (files to encode, files deleted since the last run): not problems."""
+        problems = [f"catalog: {p}" for p in c.quick_check()]
+        fts = c.fts_problem()
+        if fts is not None:
+            problems.append(f"full-text index is inconsistent ({fts})")
         check = self.store.check(c, deep=True)
         if check.orphans:
             problems.append(f"{len(check.orphans)} segment folder(s) not in the catalog (left by an interrupted write)")
@@ -557,27 +566,73 @@ class Service:
             problems.append(f"segment {d.segment_id} is damaged: {d.reason}")
         if check.dangling_passages:
             problems.append(f"{check.dangling_passages} passage(s) point at missing segments")
-        missing = [r for r in c.query("SELECT path FROM files") if not os.path.exists(P.from_db(r["path"]))]
-        if missing:
-            problems.append(f"{len(missing)} indexed file(s) no longer exist")
-        pending = int(c.scalar("SELECT COUNT(*) FROM files WHERE state = 'extracted'") or 0)
+        notes = []
+        pending = c.counts()["pending"]
         if pending:
-            problems.append(f"{pending} file(s) wait for encoding")
-        if repair:  # also after a rebuilt catalog, which has roots but no files yet
-            with self._exclusive():
+            notes.append(f"{pending} file(s) wait for encoding (`desktop-search index` encodes them)")
+        missing = sum(1 for p in c.file_paths() if not os.path.exists(P.from_db(p)))
+        if missing:
+            notes.append(f"{missing} indexed file(s) no longer exist (the next index run drops them)")
+        return problems, notes, check
+
+    def damaged_parts(self) -> dict[str, str]:
+        """Segments left out of search because they failed their checksum or could not be opened
+        (what the window's start-up banner offers to repair), by folder name → reason."""
+        self.store.refresh(self.reader())
+        return {str(k): v for k, v in self.store.damaged.items()}
+
+    def doctor(self, repair: bool = False, progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+        """Check catalog ↔ segments ↔ disk. With ``repair``: take the writer lock, move damaged parts
+        aside, re-encode what they held, then check deep again; consistent only if that passes.
+        Busy, full and read-only raise errors.CatalogBusy / DiskFull / ReadOnly before anything moves."""
+        c = self.reader()
+        try:
+            problems, notes, check = self._inspect(c)
+        except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, OSError) and not _media_error(exc):
+                raise
+            raise describe(exc, self.data_dir) from exc
+        if not repair:
+            return {"consistent": not problems, "problems": problems, "notes": notes, "repaired": [],
+                    **c.counts()}
+        if self.read_only:
+            raise self.read_only_reason or describe(PermissionError(13, "read-only", str(self.data_dir)),
+                                                    self.data_dir)
+        repaired: list[str] = []
+        folder = None
+        with self._exclusive():
+            try:
+                self.writer.call(lambda w: w.check_writable())  # busy or read-only: stop before touching anything
+                if any(p.startswith("full-text index") for p in problems):
+                    self.writer.call(lambda w: w.rebuild_fts())
+                    repaired.append("rebuilt the full-text index")
                 indexer = self.indexer(progress)
-                n = indexer.recover()
+                if check.damaged:
+                    folder = setaside.new_folder(self.data_dir)
+                n = indexer.recover(deep=True, set_aside=folder)
                 if check.orphans:
                     repaired.append(f"removed {len(check.orphans)} uncommitted segment folder(s)")
                 if n:
-                    repaired.append(f"re-queued the files of {n} damaged segment(s) for encoding")
+                    repaired.append(f"moved {n} damaged segment(s) to {folder} and re-queued their files for encoding")
                 report = indexer.run(self.roots())
                 repaired.append(
                     f"brought the index up to date ({report.encoded_files} file(s) encoded, {report.deleted} removed)"
                 )
                 self.store.refresh(self.reader(), force=True)
-            return {"consistent": True, "problems": problems, "repaired": repaired, **self.reader().counts()}
-        return {"consistent": not problems, "problems": problems, "repaired": repaired, **c.counts()}
+                after, notes, _ = self._inspect(self.reader())
+            except (OSError, sqlite3.Error) as exc:
+                if isinstance(exc, OSError) and not _media_error(exc):
+                    raise
+                raise describe(exc, self.data_dir) from exc
+            if folder is not None and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = None
+            if not after:  # a deep check passed: earlier repairs' set-aside parts may go now
+                dropped = setaside.drop_older(self.data_dir, keep=folder)
+                if dropped:
+                    repaired.append(f"removed {len(dropped)} set-aside folder(s) of earlier repairs")
+        return {"consistent": not after, "problems": problems, "remaining": after, "notes": notes,
+                "repaired": repaired, **self.reader().counts()}
 
     # --- model download (the window's first run) -------------------------------------------------
     def download_model(
@@ -633,35 +688,84 @@ def extract_file(path: str, settings: Settings | None = None) -> ExtractOutcome:
 
 
 def rebuild_catalog(data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """Set a damaged catalog aside and start a new one from the mirrored roots and settings."""
+    """Move a damaged catalog (and the segments, meaningless without it) aside and start a new one
+    from the mirrored roots and settings.
+
+    Refuses, changing nothing, unless the catalog is really damaged: one that is busy, on a full
+    disk or read-only raises that error; one that passes SQLite's integrity check raises
+    CatalogError. Holds the writer lock throughout; a rebuild that fails puts the old parts back."""
     root = resolve_data_dir(data_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for suffix in ("", "-wal", "-shm"):
-        f = root / (CATALOG + suffix)
-        if f.exists():
-            target = root / f"{CATALOG}{suffix}.damaged-{stamp}"
-            os.replace(f, target)
-            moved.append(target.name)
-    shutil.rmtree(root / "segments", ignore_errors=True)  # vectors mean nothing without their catalog
-    state: dict[str, Any] = {}
+    if not writable(root):
+        raise describe(PermissionError(13, "read-only", str(root)), root)
+    lock = FileLock(str(root / "write.lock"), mode=0o600)
     try:
-        state = json.loads((root / STATE).read_text())
-    except (OSError, ValueError):
-        state = {}
-    catalog = Catalog(root / CATALOG)
+        lock.acquire(timeout=0.5)
+    except LockTimeout as exc:
+        raise Busy(f"another desktop-search process is updating {root}") from exc
     try:
-        with catalog.transaction():
-            for r in state.get("roots", []):
-                catalog.add_root(r)
-            for r in state.get("excludes", []):
-                catalog.add_root(r, "exclude")
-            if state.get("settings"):
-                catalog.save_settings(Settings.from_mapping(state["settings"]))
+        reason = _damage(root / CATALOG)
+        if reason is None:
+            raise CatalogError(f"catalog {root / CATALOG} passes its integrity check: nothing to rebuild")
+        folder = setaside.new_folder(root)
+        moved: list[tuple[Path, Path]] = []
+        for name in (CATALOG, CATALOG + "-wal", CATALOG + "-shm", "segments"):
+            if (root / name).exists():
+                moved.append((root / name, setaside.move(root / name, folder)))
+        try:
+            state: dict[str, Any] = {}
+            try:
+                state = json.loads((root / STATE).read_text())
+            except (OSError, ValueError):
+                state = {}
+            catalog = Catalog(root / CATALOG)
+            try:
+                with catalog.transaction():
+                    for r in state.get("roots", []):
+                        catalog.add_root(r)
+                    for r in state.get("excludes", []):
+                        catalog.add_root(r, "exclude")
+                    if state.get("settings"):
+                        catalog.save_settings(Settings.from_mapping(state["settings"]))
+            finally:
+                catalog.close()
+        except BaseException as exc:  # e.g. the disk filled up: the new catalog goes, the old one comes back
+            for suffix in ("", "-wal", "-shm"):
+                (root / (CATALOG + suffix)).unlink(missing_ok=True)
+            for original, aside in moved:
+                os.replace(aside, original)
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise describe(exc, root) from exc
+            raise
+        return {"set_aside": [str(folder)], "reason": reason, "roots": len(state.get("roots", []))}
+    finally:
+        lock.release()
+
+
+def _damage(path: Path) -> str | None:
+    """Why the catalog at ``path`` counts as damaged, or None if it is sound (or absent). Errors
+    that are not corruption (busy, full, read-only, I/O) are raised, never taken for damage."""
+    if not path.exists():
+        return None
+    try:
+        catalog = Catalog(path, create=False)
+    except CatalogDamaged as exc:
+        return str(exc)
+    try:
+        problems = catalog.quick_check()
+    except sqlite3.DatabaseError as exc:
+        error = describe(exc, path)
+        if isinstance(error, CatalogDamaged):
+            return str(error)
+        raise error from exc
     finally:
         catalog.close()
-    return {"set_aside": moved, "roots": len(state.get("roots", []))}
+    return "; ".join(problems[:3]) if problems else None
 
 
-__all__ = ["Busy", "CatalogError", "ModelMismatch", "ModelUnavailable", "Service", "rebuild_catalog", "extract_file",
-           "asdict"]
+def _media_error(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+__all__ = ["Busy", "CatalogBusy", "CatalogDamaged", "CatalogError", "DiskFull", "ModelMismatch", "ModelUnavailable",
+           "ReadOnly",
+           "Service", "asdict", "describe", "extract_file", "rebuild_catalog"]
