@@ -51,3 +51,56 @@ def test_change_monitor_debounces_bursts(tmp_path):
         monitor.stop()
     assert len(calls) == 1
     assert calls[0] == {str(tmp_path / f"f{i}.txt") for i in range(20)}
+
+
+def test_too_many_changes_or_lost_events_ask_for_a_full_reconcile(tmp_path):
+    import logging
+
+    calls = []
+    fired = threading.Event()
+    monitor = ChangeMonitor(lambda paths: (calls.append(paths), fired.set()), debounce_s=0.2, max_wait_s=1.0,
+                            max_paths=10)
+    monitor.start([str(tmp_path)])
+    try:
+        for i in range(30):
+            (tmp_path / f"f{i}.txt").write_text("x")
+        assert fired.wait(30)
+        assert calls[-1] is None  # overflow: everything is reconciled
+        fired.clear()
+        (tmp_path / "one.txt").write_text("x")
+        assert fired.wait(30)
+        assert calls[-1] == {str(tmp_path / "one.txt")}
+        fired.clear()
+        # watchdog only logs a kernel queue overflow: that warning is the signal
+        logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; events were lost")
+        assert fired.wait(30)
+        assert calls[-1] is None
+    finally:
+        monitor.stop()
+
+
+def test_paths_arrive_within_the_cap_while_a_file_keeps_changing(tmp_path):
+    calls = []
+    got = threading.Event()
+    monitor = ChangeMonitor(lambda paths: (calls.append(paths), got.set()), debounce_s=0.5, max_wait_s=1.0)
+    monitor.start([str(tmp_path)])
+    stop = threading.Event()
+
+    def churn():
+        while not stop.wait(0.1):  # never quiet for the 0.5 s debounce
+            (tmp_path / "busy.txt").write_text("x")
+
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    try:
+        (tmp_path / "real.txt").write_text("x")
+        deadline = 30
+        while deadline > 0 and not any(c and str(tmp_path / "real.txt") in c for c in calls):
+            got.wait(1.0)
+            got.clear()
+            deadline -= 1
+        assert any(c and str(tmp_path / "real.txt") in c for c in calls)
+    finally:
+        stop.set()
+        t.join()
+        monitor.stop()
