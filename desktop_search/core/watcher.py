@@ -27,6 +27,7 @@ from .indexer import Cancelled, IndexReport, Progress
 
 Changes = set[str] | None  # None: reconcile everything
 ROOT_POLL_S = 3.0
+RETRY_S = 30.0  # after an index run failed (disk full, say), the same work is tried again this much later
 
 
 class _OverflowLog(logging.Handler):
@@ -288,6 +289,16 @@ def watch(
                     if full:
                         state["full"] = True
                     state["paths"] |= paths
+                continue
+            except Exception as exc:  # a full disk, an unreadable catalog: say so, keep the work, retry
+                if progress is not None:
+                    progress(Progress("error", message=f"{exc}; trying again in {RETRY_S:.0f} s"))
+                encode_due = True
+                with lock:
+                    state["full"] = state["full"] or full
+                    state["paths"] |= paths
+                if stop.wait(RETRY_S):
+                    return
                 continue
             wake.wait(1.0)
             wake.clear()
