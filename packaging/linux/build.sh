@@ -10,7 +10,8 @@
 # Needs (Debian/Ubuntu): dpkg-dev, librsvg2-bin (icons), squashfs-tools (AppImage); the script installs them
 # with apt-get when run as root. Environment:
 #   TORCH_INDEX=https://download.pytorch.org/whl/cpu  CPU-only torch (what the release workflow ships)
-#   DEB_COMPRESSION=xz|zstd|gzip (default xz; zstd is ~10x faster to build, needs dpkg >= 1.21.18 to install)
+#   DEB_COMPRESSION=zstd|xz|gzip (default zstd -9: 30x faster than xz -6 on these libraries for ~20% more
+#                     bytes; installs with dpkg >= 1.21.18 (Debian 12) or Ubuntu's dpkg since 21.10; xz for older)
 #   APPIMAGE_RUNTIME=/path/to/runtime-x86_64  the AppImage type-2 runtime (from AppImage/type2-runtime releases;
 #                     appimagetool is used instead when it is on PATH)
 #   SKIP_BUNDLE=1     reuse packaging/out/dist/desktop-search from an earlier run
@@ -105,12 +106,12 @@ Description: find the files on this computer by what they mean
  answers as you type, with the passages that matched. Everything stays on this
  computer. The model (~130 MB) is downloaded on first use unless bundled.
 TXT
-comp="${DEB_COMPRESSION:-xz}"
+comp="${DEB_COMPRESSION:-zstd}"
 deb="$OUT/${NAME}_${VERSION}_${ARCH_DEB}.deb"
 rm -f "$deb"
 case "$comp" in
-    zstd) dpkg-deb --root-owner-group -Zzstd -z19 --threads-max="$(nproc)" --build "$PKG" "$deb" >/dev/null 2>&1 \
-          || dpkg-deb --root-owner-group -Zzstd -z19 --build "$PKG" "$deb" >/dev/null ;;
+    zstd) dpkg-deb --root-owner-group -Zzstd -z9 --threads-max="$(nproc)" --build "$PKG" "$deb" >/dev/null 2>&1 \
+          || dpkg-deb --root-owner-group -Zzstd -z9 --build "$PKG" "$deb" >/dev/null ;;
     gzip) dpkg-deb --root-owner-group -Zgzip -z9 --build "$PKG" "$deb" >/dev/null ;;
     *)    dpkg-deb --root-owner-group -Zxz --build "$PKG" "$deb" >/dev/null ;;
 esac
@@ -143,7 +144,7 @@ if command -v appimagetool >/dev/null; then
 else
     # A type-2 AppImage is the runtime (an ELF that mounts or extracts what follows it) + a squashfs image
     # of the AppDir; this is what appimagetool writes too, minus its optional update/signature sections.
-    mksquashfs "$APPDIR" "$squash" -root-owned -noappend -comp zstd -Xcompression-level 15 -b 1M \
+    mksquashfs "$APPDIR" "$squash" -root-owned -noappend -comp zstd -Xcompression-level 9 -b 1M \
         -processors "$(nproc)" -quiet >/dev/null
     runtime="${APPIMAGE_RUNTIME:-$OUT/appimage-runtime/runtime-$ARCH_AI}"
     if [ -x "$runtime" ] || [ -f "$runtime" ]; then

@@ -161,3 +161,16 @@ def test_bundle_outputs_are_ignored() -> None:
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert "packaging/build-venv/" in ignored and "packaging/out/" in ignored
     assert "--distpath" in (PACKAGING / "build-bundle.sh").read_text(encoding="utf-8")
+
+
+def test_bundled_model_option_matches_where_the_app_looks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """DESKTOP_SEARCH_BUNDLE_MODEL puts a model folder at models/<slug> in the bundle: the place
+    core.model.find_model checks when frozen."""
+    from desktop_search.core import model
+
+    assert 'f"models/{_slug(model_id)}"' in SPEC
+    assert "from desktop_search.core.model import DEFAULT_MODEL, _slug, validate_model_dir" in SPEC
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert model.bundled_models_dir() == tmp_path / "models"
+    assert model._slug(model.DEFAULT_MODEL)
