@@ -111,7 +111,7 @@ class _Retry(ExtractionFailed):
 
 def _pypdf(path: Path, limits: ExtractLimits) -> Extracted:
     import pypdf
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     try:
@@ -153,6 +153,12 @@ def _pypdf(path: Path, limits: ExtractLimits) -> Extracted:
             raise ExtractionFailed("encrypted PDF (unsupported encryption)") from exc
         raise ExtractionFailed("damaged PDF (unsupported feature)") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        if type(exc).__name__ == "LimitReachedError":
+            raise ExtractionFailed("PDF decompression bomb refused") from exc
+        raise ExtractionFailed(f"damaged PDF ({type(exc).__name__})") from exc
+    except PyPdfError as exc:  # pypdf's own limits, outside PdfReadError (found by fuzzing)
+        if "loop" in str(exc).lower():
+            raise ExtractionFailed("damaged PDF (reference loop)") from exc
         if type(exc).__name__ == "LimitReachedError":
             raise ExtractionFailed("PDF decompression bomb refused") from exc
         raise ExtractionFailed(f"damaged PDF ({type(exc).__name__})") from exc

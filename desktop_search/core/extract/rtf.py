@@ -19,6 +19,7 @@ from .types import Extracted, ExtractionFailed, ExtractLimits
 _ANSICPG = re.compile(rb"\\ansicpg(\d+)")
 _STRAY_STAR = re.compile(r"(?<!\{)\\\*(?=\\)")
 _UNICODE_ESCAPE = re.compile(r"\\u(-?\d+)")
+_BARE_UC = re.compile(r"\\uc(?![\d-])")
 _INFO_FIELD = re.compile(r"\{\\(title|author|subject|keywords)\s+((?:[^{}\\]|\\[^a-z])*)\}")
 
 
@@ -50,6 +51,7 @@ def rtf_to_plain(data: bytes) -> str:
     source = data.decode("latin-1")  # byte-preserving: \'xx escapes are decoded by striprtf
     source = _STRAY_STAR.sub("", source)
     source = _UNICODE_ESCAPE.sub(_clamp_unicode, source)
+    source = _BARE_UC.sub(r"\\uc1", source)  # "\\uc" without its number: int(None) in striprtf (fuzzing)
     text = rtf_to_text(source, encoding=encoding, errors="replace")
     return join_surrogates(text)
 
@@ -63,6 +65,8 @@ def extract_rtf(path: Path, limits: ExtractLimits) -> Extracted:
         text = rtf_to_plain(data)
     except RecursionError as exc:
         raise ExtractionFailed("RTF nested too deeply") from exc
+    except (TypeError, ValueError, IndexError, KeyError) as exc:  # striprtf on damaged control words
+        raise ExtractionFailed("damaged RTF file") from exc
     meta: dict[str, str] = {}
     head = data[:65536].decode("latin-1")
     for m in _INFO_FIELD.finditer(head):
