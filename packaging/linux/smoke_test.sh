@@ -112,11 +112,24 @@ fi
 step "uninstall: apt-get purge $PKG"
 apt-get purge -y -qq "$PKG" >/dev/null
 snapshot > "$WORK/after.txt"
-# Package files must all be gone. Caches that dpkg triggers rebuild (icon/desktop/mime databases) may have
-# been created by other packages' triggers and are not ours to remove.
-left="$(comm -13 "$WORK/before.txt" "$WORK/after.txt" \
-    | grep -v -E '/(icon-theme\.cache|mimeinfo\.cache|mime/.*|desktop\.cache)$' || true)"
-[ -z "$left" ] || fail "left behind after purge: $(echo "$left" | head -20)"
+# Every path that appeared since before the install must belong to some other package now: the
+# libraries apt pulled in for our Depends stay (apt-get autoremove is the person's call), nothing of ours
+# may. Caches that dpkg triggers rebuild (icon/desktop/mime databases) are not owned by any package.
+comm -13 "$WORK/before.txt" "$WORK/after.txt" \
+    | grep -v -E '/(icon-theme\.cache|mimeinfo\.cache|desktop\.cache)$|/usr/share/mime/' > "$WORK/new.txt" || true
+left="$(python3 - "$WORK/new.txt" <<'PY'
+import subprocess, sys
+paths = [p for p in open(sys.argv[1]).read().splitlines() if p]
+owned = set()
+for i in range(0, len(paths), 200):
+    out = subprocess.run(["dpkg-query", "-S", *paths[i:i + 200]], capture_output=True, text=True).stdout
+    owned |= {line.split(": ", 1)[1] for line in out.splitlines() if ": " in line}
+print("\n".join(p for p in paths if p not in owned))
+PY
+)"
+echo "$(wc -l < "$WORK/new.txt") new paths since before the install, all owned by other packages (our Depends)" >&2
+[ -z "$left" ] || fail "left behind after purge (owned by no package): $(echo "$left" | head -20)"
+if [ "$(comm -13 "$WORK/before.txt" "$WORK/after.txt" | grep -c '^/opt')" != 0 ]; then fail "files left in /opt"; fi
 [ ! -e /opt/desktop-search ] && [ ! -e /usr/bin/desktop-search ] || fail "files left in /opt or /usr/bin"
 [ -f "$DATA/catalog.db" ] || fail "the user's data folder should be kept"
 echo "user data kept: $DATA ($(du -sh "$DATA" | cut -f1))"
