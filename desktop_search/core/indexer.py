@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from .catalog import Catalog, Writer
 from .config import Settings
 from .encoder import Encoder, EncodingStopped
 from .exclusions import Rules
-from .extract import ExtractLimits, ExtractOutcome, extract_many
+from .extract import ExtractLimits, ExtractOutcome, KeptPool, extract_many
 from .index import SegmentStore, write_segment
 from .index.segments import default_nbits
 from .index.store import Entry
@@ -85,6 +85,7 @@ class Indexer:
         self._progress = progress or (lambda p: None)
         self._should_stop = should_stop or (lambda: False)
         self.yield_to: Callable[[], bool] = lambda: False
+        self.kept_pool: KeptPool | None = None  # extraction workers kept between incremental runs
 
     def _check(self) -> None:
         if self._should_stop():
@@ -259,7 +260,7 @@ class Indexer:
                 self.writer.call(lambda c: self._store_extracted(c, batch))
 
         try:
-            for outcome in extract_many(list(by_path), self._limits(), should_stop=self._should_stop):
+            for outcome in self._extract_iter(list(by_path)):
                 s, digest = by_path[outcome.path]
                 pending.append((outcome, s, digest))
                 done += 1
@@ -276,6 +277,14 @@ class Indexer:
                 self._check()
         finally:
             flush()
+
+    def _extract_iter(self, paths: list[str]) -> Iterator[ExtractOutcome]:
+        """Through the kept workers when the service lends them (the watcher's small batches), else a
+        pool for this run only."""
+        kept = self.kept_pool
+        if kept is not None and kept.limits == self._limits():
+            return kept.extract(paths, should_stop=self._should_stop)
+        return extract_many(paths, self._limits(), should_stop=self._should_stop)
 
     def _store_extracted(self, c: Catalog, batch: list[tuple[ExtractOutcome, Seen, str]]) -> None:
         now = time.time()

@@ -31,7 +31,7 @@ from .config import DEFAULT_MODEL, MODEL_ENV, Settings, resolve_data_dir
 from .encoder import Encoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .exclusions import GITIGNORE_SETTING, GLOBAL, Exclusion, PatternError, Rules, check_pattern
-from .extract import ExtractLimits, ExtractOutcome, extract_one
+from .extract import ExtractLimits, ExtractOutcome, KeptPool, extract_one
 from .index import SegmentStore
 from .indexer import Cancelled, Indexer, IndexReport, Progress
 from .memory import release_memory
@@ -119,6 +119,8 @@ class Service:
         return len(self._reader_slots)
 
     def close(self) -> None:
+        if getattr(self, "_extract_pool", None) is not None:
+            self._extract_pool.close()
         self.store.close()
         for slot in list(self._reader_slots):
             slot.close()
@@ -293,7 +295,28 @@ class Service:
             return self.index(progress=progress, should_stop=should_stop, encode=encode)
         with self._exclusive(should_stop, progress), self._model_in_use():
             rules = self.rules()
-            return self.indexer(progress, should_stop).run_changes(paths, self.roots(), rules, encode=encode)
+            indexer = self.indexer(progress, should_stop)
+            indexer.kept_pool = self._kept_extract_pool(indexer)
+            return indexer.run_changes(paths, self.roots(), rules, encode=encode)
+
+    def _kept_extract_pool(self, indexer: Indexer) -> KeptPool:
+        """One extraction worker kept between incremental runs (closed after a minute unused)."""
+        limits = indexer._limits()
+        pool = getattr(self, "_extract_pool", None)
+        if pool is None or pool.limits != limits:
+            if pool is not None:
+                pool.close()
+            pool = self._extract_pool = KeptPool(limits, workers=1)
+        return pool
+
+    def release_idle_workers(self, idle_s: float = 60.0) -> bool:
+        """Stop the kept extraction worker when no incremental run used it for ``idle_s``."""
+        pool = getattr(self, "_extract_pool", None)
+        if pool is None or time.monotonic() - pool.last_used < idle_s:
+            return False
+        self._extract_pool = None
+        pool.close()
+        return True
 
     def encode_pending(self, progress: Callable[[Progress], None] | None = None,
                        should_stop: Callable[[], bool] | None = None,

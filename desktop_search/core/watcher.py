@@ -305,6 +305,7 @@ def watch(
             if time.monotonic() >= next_idle:
                 next_idle = time.monotonic() + idle_check_s
                 service.release_model_if_idle()
+                service.release_idle_workers()
                 now_config = service.watch_config()
                 if now_config != config:  # folders or exclusions changed (CLI, window): start over
                     config = now_config

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self.files_changed.connect(self.indexer.changed)
         # the model is unloaded after the idle time in the settings (10 minutes): idle memory
         self._idle_timer = QTimer(self, interval=60_000)
-        self._idle_timer.timeout.connect(lambda: run_task(self.service.release_model_if_idle))
+        self._idle_timer.timeout.connect(lambda: run_task(self._release_idle))
         self._idle_timer.start()
         self._load_model = load_model
 
@@ -785,6 +785,10 @@ class MainWindow(QMainWindow):
 
         run_task(lambda: self.service.add_roots(paths), on_done=added,
                  on_error=lambda exc: self._warn("Could not add the folder", exc))
+
+    def _release_idle(self) -> None:  # on a worker thread
+        self.service.release_model_if_idle()
+        self.service.release_idle_workers()
 
     def _watch_folders(self) -> None:
         def start() -> None:  # off the UI thread: a watch per subfolder takes a while on big trees

@@ -247,3 +247,25 @@ def test_a_change_is_picked_up_while_a_hidden_file_churns(tmp_path: Path) -> Non
         monitor_paths = {P.from_db(r[1]) for r in service.reader().known_files()}
         assert str(root / ".swap") not in monitor_paths
         assert all(r.scanned <= 3 for r in w.reports[1:])  # incremental runs only, never the full folder
+
+
+def test_the_kept_extraction_worker_serves_many_small_runs(tmp_path: Path) -> None:
+    from desktop_search.core.extract import ExtractLimits, KeptPool
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"f{i}.txt"
+        f.write_text(f"file {word(i)}")
+        files.append(str(f))
+    pool = KeptPool(ExtractLimits(), workers=1)
+    try:
+        first = list(pool.extract(files[:1]))
+        worker = pool._pool.workers[0]
+        second = list(pool.extract(files[1:]))
+        assert pool._pool.workers == [worker]  # started once
+        assert [o.path for o in first] == files[:1] and sorted(o.path for o in second) == files[1:]
+        assert all(o.result is not None and word(files.index(o.path)) in o.result.text for o in first + second)
+        assert list(pool.extract(files, should_stop=lambda: True)) == []
+        assert [o.path for o in pool.extract(files[2:])] == files[2:]  # no stale answer from the stopped call
+    finally:
+        pool.close()

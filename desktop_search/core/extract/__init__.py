@@ -16,8 +16,9 @@ __all__ = [
     "page_at",
     "extract_one",
     "extract_many",
+    "KeptPool",
     "is_candidate",
 ]
 
-from .pool import extract_many, extract_one  # noqa: E402
+from .pool import KeptPool, extract_many, extract_one  # noqa: E402
 from .registry import is_candidate  # noqa: E402

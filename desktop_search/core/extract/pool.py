@@ -156,6 +156,30 @@ def extract_many(
         pool.close()
 
 
+class KeptPool:
+    """Workers kept between calls, for the watcher's small batches: a worker starts once (about a
+    second: a new interpreter and the extractors' imports), not for every change. Not thread-safe: one
+    caller at a time (the indexing thread). ``close`` when idle, to give their memory back."""
+
+    def __init__(self, limits: ExtractLimits, workers: int = 1):
+        self.limits = limits
+        self._pool = _Pool(limits, workers)
+        self.last_used = time.monotonic()
+
+    def extract(self, paths: Iterable[str | os.PathLike[str]],
+                should_stop: Callable[[], bool] | None = None) -> Iterator[ExtractOutcome]:
+        try:
+            yield from self._pool.run(iter(paths), should_stop)
+        finally:
+            # a worker stopped mid-file would answer the next call with this call's file
+            for worker in [w for w in self._pool.workers if w.job is not None]:
+                self._pool._discard(worker)
+            self.last_used = time.monotonic()
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 # ----------------------------------------------------------------------------------------- workers
 
 
