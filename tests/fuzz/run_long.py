@@ -191,8 +191,20 @@ def fuzz_queries(target: str, seconds: float, rng: random.Random, save: bool) ->
     return stats
 
 
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    return {"started": run.get("started"), "minutes": run.get("minutes"), "seed": run.get("seed"),
+            "targets": {name: {"executions": s["executions"], "unique_findings": s["unique_findings"],
+                               "findings": [f["problem"][:120] for f in s["findings"]]}
+                        for name, s in run.get("targets", {}).items()}}
+
+
 def write_report(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    try:  # earlier runs stay in the record, summarised (what they found was fixed in between)
+        before = json.loads((out / "fuzz.json").read_text())
+        results["previous_runs"] = [*before.get("previous_runs", []), _summary(before)]
+    except (OSError, ValueError, KeyError, TypeError):
+        results.setdefault("previous_runs", [])
     (out / "fuzz.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     lines = [
         "# Fuzzing (issue 11)",
@@ -209,6 +221,8 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         total += s["executions"]
         lines.append(f"| {name} | {s['executions']} | {s.get('crash', 0)} | {s.get('hang', 0)} | {s.get('error', 0)} "
                      f"| {s.get('bad result', 0)} | {s['unique_findings']} | {s.get('max_worker_seconds', '')} |")
+        if s.get("setup_error"):
+            lines[-1] += f" could not start: {s['setup_error']}"
     lines += ["", f"Total executions: {total}. Main-process crashes: 0 (the run finished). Longest wait past the "
               f"worker timeout: {results['max_overrun_s']} s.", ""]
     findings = [(n, f) for n, s in results["targets"].items() for f in s["findings"]]
@@ -217,6 +231,15 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         for name, f in findings:
             where = f.get("regression") or f.get("query", "")
             lines.append(f"- **{name}** ({f['class']}): {f['problem']} — {where}")
+        lines.append("")
+    for run in results["previous_runs"]:
+        total = sum(t["executions"] for t in run["targets"].values())
+        found = sum(t["unique_findings"] for t in run["targets"].values())
+        lines += [f"## Earlier run: {run['started']}, {run['minutes']} min, seed {run['seed']}", "",
+                  f"{total} executions, {found} unique findings (all fixed since, each kept under "
+                  "tests/fuzz/regressions/):", ""]
+        lines += [f"- {name}: {t['executions']} executions; " + "; ".join(t["findings"])
+                  for name, t in run["targets"].items() if t["findings"]]
         lines.append("")
     (out / "fuzz.md").write_text("\n".join(lines))
 
@@ -242,10 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in names:
         started = time.monotonic()
-        if name in ("parser", "search"):
-            stats = fuzz_queries(name, per_target, rng, not args.no_save)
-        else:
-            stats = fuzz_extractor(name, per_target, rng, args.workers, not args.no_save)
+        try:
+            if name in ("parser", "search"):
+                stats = fuzz_queries(name, per_target, rng, not args.no_save)
+            else:
+                stats = fuzz_extractor(name, per_target, rng, args.workers, not args.no_save)
+        except Exception as exc:  # a target that cannot even start (say, a tree being edited) is reported
+            stats = {"executions": 0, "findings": [], "unique_findings": 0,
+                     "setup_error": f"{type(exc).__name__}: {exc}"[:300]}
         stats["seconds"] = round(time.monotonic() - started, 1)
         results["targets"][name] = stats
         print(f"{name}: {stats['executions']} executions, {stats['unique_findings']} unique findings", flush=True)
