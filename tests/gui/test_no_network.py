@@ -295,6 +295,21 @@ def test_hostile_documents_fetch_and_expand_nothing(tmp_path: Path, listener: Li
     assert worker_lines(guard) == []
 
 
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "files"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared extraction corpus is not here")
+def test_workers_read_the_corpus_without_network(guard: dict) -> None:
+    """Every small file of the shared corpus (bombs and deep nesting left out for time), in guarded
+    workers: no host lookup, no connection, no network client library imported."""
+    hostile = ("bomb", "billion", "nested", "5MB")
+    paths = sorted(str(p) for p in CORPUS.rglob("*") if p.is_file() and not p.is_symlink()
+                   and p.stat().st_size < 256 * 1024 and not any(w in p.name for w in hostile))
+    outcomes = list(extract_many(paths, workers=2))
+    assert len(outcomes) == len(paths) > 100
+    assert worker_lines(guard) == []
+
+
 def test_index_search_window_and_preview_use_no_network(qtbot: Any, tmp_path: Path, docs: Path, tiny_model: Path,
                                                          make_service: Any, make_window: Any, listener: Listener,
                                                          guard: dict) -> None:
