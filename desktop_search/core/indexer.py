@@ -60,6 +60,7 @@ class IndexReport:
     repaired_segments: int = 0
     warnings: list[str] = field(default_factory=list)
     semantic: bool = True
+    deferred: int = 0  # files left for later encoding: changed less than ``Indexer.quiet_s`` ago
 
 
 class Indexer:
@@ -86,6 +87,7 @@ class Indexer:
         self._should_stop = should_stop or (lambda: False)
         self.yield_to: Callable[[], bool] = lambda: False
         self.kept_pool: KeptPool | None = None  # extraction workers kept between incremental runs
+        self.quiet_s = 0.0  # the watcher encodes a file only once it has not changed for this long
 
     def _check(self) -> None:
         if self._should_stop():
@@ -118,12 +120,13 @@ class Indexer:
         return report
 
     def encode_pending(self, report: IndexReport | None = None, yield_to: Callable[[], bool] | None = None,
-                       ) -> IndexReport:
+                       quiet_s: float = 0.0) -> IndexReport:
         """Encode every file still waiting for vectors (keyword-searchable already), then compact.
         ``yield_to`` is asked between batches only: unlike ``should_stop`` it never drops a batch half
         encoded, so a file changing every 0.2 s cannot starve encoding."""
         if yield_to is not None:
             self.yield_to = yield_to
+        self.quiet_s = quiet_s
         report = report if report is not None else IndexReport()
         encoder = None
         try:
@@ -339,7 +342,12 @@ class Indexer:
 
     # --- encode ----------------------------------------------------------------------------------
     def _encode(self, encoder: Encoder, report: IndexReport) -> None:
-        pending = self.reader.query("SELECT id, path, chars FROM files WHERE state = 'extracted' ORDER BY id")
+        pending = self.reader.query(
+            "SELECT id, path, chars, updated_at FROM files WHERE state = 'extracted' ORDER BY id")
+        if self.quiet_s > 0:  # a file still being written (a growing log) is encoded once it is quiet
+            cutoff = time.time() - self.quiet_s
+            report.deferred += sum(1 for r in pending if r["updated_at"] > cutoff)
+            pending = [r for r in pending if r["updated_at"] <= cutoff]
         if not pending:
             return
         total_chars = sum(r["chars"] for r in pending) or 1

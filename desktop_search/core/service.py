@@ -320,13 +320,13 @@ class Service:
 
     def encode_pending(self, progress: Callable[[Progress], None] | None = None,
                        should_stop: Callable[[], bool] | None = None,
-                       yield_to: Callable[[], bool] | None = None) -> IndexReport:
+                       yield_to: Callable[[], bool] | None = None, quiet_s: float = 0.0) -> IndexReport:
         """Encode the files that are keyword-searchable but have no vectors yet; ``yield_to`` (asked between
         committed batches) lets newer changes go first (Cancelled)."""
         if not self.reader().counts().get("pending"):
             return IndexReport()
         with self._exclusive(should_stop, progress), self._model_in_use():
-            return self.indexer(progress, should_stop).encode_pending(yield_to=yield_to)
+            return self.indexer(progress, should_stop).encode_pending(yield_to=yield_to, quiet_s=quiet_s)
 
     def rules(self) -> Rules:
         """What the scanner and the watcher leave out, as stored in the catalog now."""

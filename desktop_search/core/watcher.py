@@ -27,6 +27,7 @@ from .indexer import Cancelled, IndexReport, Progress
 
 Changes = set[str] | None  # None: reconcile everything
 ROOT_POLL_S = 3.0
+QUIET_CAP_S = 60.0  # ...but at least this often, so a log appended to all day is searchable by meaning too
 RETRY_S = 30.0  # after an index run failed (disk full, say), the same work is tried again this much later
 
 
@@ -234,12 +235,14 @@ def watch(
     debounce_s: float = 0.3,
     max_wait_s: float = 1.0,
     on_report: Callable[[IndexReport], None] | None = None,
-    idle_check_s: float = 30.0,
+    idle_check_s: float = 5.0,
+    quiet_s: float = 2.0,
 ) -> None:
     """Headless: reconcile, then index what changed until ``stop`` is set.
 
-    Changed paths are extracted at once (keyword-searchable); encoding follows and gives way (between
-    batches) to newer changes. The model is released after ``settings.model_idle_minutes`` idle. A
+    Changed paths are extracted at once (keyword-searchable); encoding follows once a file has not changed
+    for ``quiet_s`` (a growing log is not re-encoded at every line) and gives way, between batches, to
+    newer changes. The model is released after ``settings.model_idle_minutes`` idle. A
     writer lock held by another process is waited for; changes seen meanwhile are kept for after."""
     lock = threading.Lock()
     state: dict[str, Any] = {"paths": set(), "full": True}  # start-up reconcile
@@ -261,6 +264,8 @@ def watch(
     config = service.watch_config()
     monitor.start(config[0])
     encode_due = True
+    encode_at: float | None = None  # when files left to quiet down are due
+    last_forced = time.monotonic()
     next_idle = time.monotonic() + idle_check_s
     try:
         while not stop.is_set():
@@ -275,10 +280,18 @@ def watch(
                     if on_report:
                         on_report(report)
                     continue
-                if encode_due:
-                    encode_due = False
+                now = time.monotonic()
+                if encode_due or (encode_at is not None and now >= encode_at):
+                    encode_due, encode_at = False, None
+                    # a file that never stops changing (a log) still gets vectors now and then
+                    force = now - last_forced >= QUIET_CAP_S
+                    if force:
+                        last_forced = now
                     report = service.encode_pending(progress=progress, should_stop=stop.is_set,
-                                                    yield_to=lambda: monitor.pending or has_work())
+                                                    yield_to=lambda: monitor.pending or has_work(),
+                                                    quiet_s=0.0 if force else quiet_s)
+                    if report.deferred:
+                        encode_at = now + quiet_s
                     if on_report and report.encoded_files:
                         on_report(report)
             except Cancelled:

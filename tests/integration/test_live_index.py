@@ -207,9 +207,16 @@ def test_renaming_a_folder_of_100_files_encodes_nothing(tmp_path: Path, tiny_ser
         expected = {str(root / "renamed" / f"note{i}.txt") for i in range(100)}
         assert wait_for(lambda: catalog_paths(tiny_service) == expected, 120)
         time.sleep(1.0)  # give a (wrong) re-encoding the chance to show up in the reports
+        moved_reports = len(w.reports)
+        # a new file is encoded too, once it has been quiet for a moment (the encode waits for that)
+        (root / "renamed" / "fresh.txt").write_text(f"a fresh note {word(500)}\n")
+        assert wait_for(lambda: str(root / "renamed" / "fresh.txt") in catalog_paths(tiny_service), 60)
+        assert wait_for(lambda: tiny_service.status()["pending"] == 0, 120)
+        assert sum(r.encoded_files for r in w.reports[moved_reports:]) == 1
     after = {Path(P.from_db(r[1])).name: r[0] for r in tiny_service.reader().known_files()}
+    after = {k: v for k, v in after.items() if k != "fresh.txt"}
     assert after == before  # same rows: their passages and vectors stay
-    later = w.reports[start:]
+    later = w.reports[start:moved_reports]
     assert sum(r.moved for r in later) == 100
     assert sum(r.encoded_files for r in later) == 0
     assert sum(r.new + r.changed for r in later) == 0
