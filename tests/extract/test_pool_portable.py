@@ -32,6 +32,14 @@ def test_worker_command_frozen_relaunches_the_executable_with_the_hidden_flag() 
     assert cmd == [r"C:\Apps\desktop-search.exe", "--extract-worker", "512", "4242", "job"]
 
 
+def test_windowed_windows_build_starts_workers_from_its_console_twin(tmp_path: Path) -> None:
+    gui, cli = tmp_path / "desktop-search-gui.exe", tmp_path / "desktop-search.exe"
+    gui.write_bytes(b"")
+    cli.write_bytes(b"")
+    cmd = pool_mod.worker_command(1, 2, "job", frozen=True, executable=str(gui))
+    assert cmd[:2] == [str(cli), "--extract-worker"]
+
+
 def test_worker_command_follows_sys_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert pool_mod.worker_command(1, 2, "watchdog")[1] == "--extract-worker"

@@ -82,6 +82,12 @@ def worker_command(
     exe = executable or sys.executable
     args = [str(memory_mb), str(parent_pid), guard]
     if frozen:
+        # Windows: the Start menu runs the windowed twin (desktop-search-gui.exe), whose standard streams
+        # Python treats as absent; workers speak over stdin/stdout, so they run as the console build
+        # (CREATE_NO_WINDOW keeps it from opening a console).
+        stem, dot, ext = exe.rpartition(".")
+        if dot and ext.lower() == "exe" and stem.endswith("-gui") and os.path.exists(f"{stem[:-4]}.exe"):
+            exe = f"{stem[:-4]}.exe"
         return [exe, WORKER_FLAG, *args]
     return [exe, "-m", WORKER_MODULE, *args]
 
