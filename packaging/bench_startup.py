@@ -117,7 +117,8 @@ def main() -> int:
         "exe": args.exe,
         "label": args.label,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "bundle_mb": round(sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) / 2**20),
+        "bundle_mb": round(sum(p.lstat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+                           / 2**20),
         "query": args.query,
         "window_s": {kind: summary([r["window"] for r in runs[kind]]) for kind in runs},
         "keyword_results_s": {kind: summary([r["results"] for r in runs[kind]]) for kind in runs},
