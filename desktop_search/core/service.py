@@ -411,16 +411,39 @@ class Service:
             out.append({"path": P.display(root), "state": state, "detail": detail})
         return out
 
+    _usage_lock = threading.Lock()  # the users count; never held while a model loads
+
     @contextmanager
     def _model_in_use(self) -> Iterator[None]:
-        with self._model_lock:
+        with self._usage_lock:
             self._model_users = getattr(self, "_model_users", 0) + 1
         try:
             yield
         finally:
-            with self._model_lock:
+            with self._usage_lock:
                 self._model_users -= 1
                 self._model_used = time.monotonic()
+
+    def prepare_model(self) -> bool:
+        """True when encoding can start now (the model is loaded, or known to be unavailable); otherwise
+        start loading it on a background thread and return False, so the watcher goes on indexing
+        changes by keyword during the seconds a load takes."""
+        if self._encoder is not None or self._model_error is not None:
+            return True
+        if getattr(self, "_load_failed", False):
+            self._load_failed = False
+            return True  # the encode run loads it itself and reports why it fails
+        loader = getattr(self, "_loader", None)
+        if loader is None or not loader.is_alive():
+            def load() -> None:
+                try:
+                    self._use_encoder()
+                except Exception:  # ModelUnavailable is kept in _model_error; anything else, once
+                    self._load_failed = self._model_error is None
+
+            self._loader = threading.Thread(target=load, name="model-load", daemon=True)
+            self._loader.start()
+        return False
 
     def _use_encoder(self) -> Encoder | None:
         self._model_used = time.monotonic()
@@ -432,16 +455,21 @@ class Service:
         Under the model lock, so it never races a load; a query that already holds the encoder keeps
         its own reference until it ends."""
         idle = self.settings.model_idle_minutes * 60.0 if idle_s is None else idle_s
-        with self._model_lock:
-            if self._encoder is None or getattr(self, "_model_users", 0) > 0:
-                return False
-            used = getattr(self, "_model_used", None)
-            if used is None:  # loaded directly (the window's loader): the idle time starts now
-                self._model_used = time.monotonic()
-                return False
-            if time.monotonic() - used < idle:
-                return False
-            self._encoder = None
+        if not self._model_lock.acquire(blocking=False):
+            return False  # loading right now: not idle
+        try:
+            with self._usage_lock:
+                if self._encoder is None or getattr(self, "_model_users", 0) > 0:
+                    return False
+                used = getattr(self, "_model_used", None)
+                if used is None:  # loaded directly (the window's loader): the idle time starts now
+                    self._model_used = time.monotonic()
+                    return False
+                if time.monotonic() - used < idle:
+                    return False
+                self._encoder = None
+        finally:
+            self._model_lock.release()
         release_memory()
         return True
 

@@ -281,7 +281,12 @@ def watch(
                         on_report(report)
                     continue
                 now = time.monotonic()
-                if encode_due or (encode_at is not None and now >= encode_at):
+                due = encode_due or (encode_at is not None and now >= encode_at)
+                if due and not service.reader().counts().get("pending"):
+                    encode_due, encode_at, due = False, None, False  # nothing to encode: no model needed
+                if due and not service.prepare_model():
+                    encode_due, encode_at = False, now + 0.5  # loading in the background: changes go on
+                elif due:
                     encode_due, encode_at = False, None
                     # a file that never stops changing (a log) still gets vectors now and then
                     force = now - last_forced >= QUIET_CAP_S
