@@ -97,6 +97,7 @@ class Service:
         self._encoder: Encoder | None = None
         self._location: ModelLocation | None = None
         self._model_error: str | None = None
+        self._resolved_choice: str | None = None  # the model_choice() that _location was resolved from
         self._model_lock = threading.Lock()
         # reader connections: one per thread, closed when the thread ends (its thread-local slot is
         # freed) or when the service closes; nothing else holds them, so retired pool threads leave none
@@ -175,9 +176,19 @@ class Service:
     def model_location(self, allow_download: bool | None = None) -> ModelLocation:
         if self._location is None:
             allow = self._allow_download if allow_download is None else allow_download
-            self._location = resolve_model(self.model_choice(), self.data_dir, allow_download=allow,
+            choice = self.model_choice()
+            self._location = resolve_model(choice, self.data_dir, allow_download=allow,
                                            progress=self._progress_message)
+            self._resolved_choice = choice
         return self._location
+
+    def _follow_catalog_model(self) -> None:
+        """(Under _model_lock.) When the index's model was switched elsewhere (the CLI, another window)
+        and no one-run override is in force, forget the loaded one: the next use loads the catalog's."""
+        if self._location is None or self._model_option or os.environ.get(MODEL_ENV):
+            return
+        if self.model_choice() != self._resolved_choice:
+            self._location, self._encoder, self._model_error = None, None, None
 
     def model_state(self) -> dict[str, Any]:
         """The chosen model, the model the index's vectors are of, and how many files wait for encoding."""
@@ -217,6 +228,7 @@ class Service:
         with self._model_lock:  # the next encoder() call loads the new model
             self._model_option = None
             self._location = location
+            self._resolved_choice = self.model_choice()
             self._encoder = None
             self._model_error = None
         return {"model": location.name, "files_to_encode": int(files)}
@@ -224,6 +236,7 @@ class Service:
     def encoder(self) -> Encoder | None:
         """The loaded encoder, loading it on first use; raises ModelUnavailable with a one-line reason."""
         with self._model_lock:
+            self._follow_catalog_model()
             if self._encoder is not None:
                 return self._encoder
             if self._model_error is not None:
@@ -698,12 +711,14 @@ class Service:
         """
         from .model import download_model as fetch
 
-        location, model_id = find_model(self.model_choice(), self.data_dir)
+        choice = self.model_choice()
+        location, model_id = find_model(choice, self.data_dir)
         if location is None:
             location = fetch(model_id, self.data_dir, self._progress_message, on_bytes=progress,
                              should_cancel=should_cancel)
         with self._model_lock:
             self._location = location
+            self._resolved_choice = choice
             self._model_error = None
         return location
 

@@ -108,7 +108,24 @@ def test_switching_models_never_serves_old_vectors_to_the_new_model(cli, tmp_pat
         # another width through the CLI: says how many files, and the old vectors answer the old model only
         code, out, err = cli("--data-dir", data, "model", wide)
         assert code == 0 and "10 file(s) will be re-encoded" in out, err
-        assert segment_models(new, new.search(query, mode="semantic").results) == {"tiny-b"}  # still tiny-b's
         with Service(data, allow_download=False) as fresh:  # the catalog's model now: tiny-wide
-            with pytest.raises(ModelMismatch):  # no shape error, no tiny-b vectors for a tiny-wide query
-                fresh.search(query, mode="semantic")
+            for service in (new, fresh):  # ``new`` follows the switch made elsewhere
+                with pytest.raises(ModelMismatch):  # no shape error, no tiny-b vectors for a tiny-wide query
+                    service.search(query, mode="semantic")
+
+
+def test_a_running_service_follows_a_switch_made_elsewhere(cli, tmp_path, topics, tiny_model, other_models):
+    """The window or `watch` keeps running while the CLI switches: its next use loads the catalog's model,
+    so its index runs re-encode instead of being refused, and its queries never meet the old vectors."""
+    same_width, _ = other_models
+    data = tmp_path / "data"
+    with Service(data, allow_download=False) as app:
+        app.switch_model(str(tiny_model))
+        app.index([str(topics)])
+        assert segment_models(app, app.search("sourdough", mode="semantic").results) == {"tiny"}
+        code, out, err = cli("--data-dir", data, "model", same_width)
+        assert code == 0 and "10 file(s) will be re-encoded" in out, err
+        with pytest.raises(ModelMismatch):  # now tiny-b: none of its vectors yet, tiny's never served to it
+            app.search("sourdough", mode="semantic")
+        assert app.index().encoded_files == 10
+        assert segment_models(app, app.search("sourdough", mode="semantic").results) == {"tiny-b"}
