@@ -28,7 +28,9 @@ if [ ! -x "$VENV/bin/pyinstaller" ] || [ "${REBUILD_VENV:-}" = 1 ]; then
     if [ -n "${TORCH_INDEX:-}" ]; then
         # CPU-only torch: nothing CUDA-specific may reach the bundle
         grep -v -E '^(torch|triton|nvidia-|cuda-)' "$req" > "$req.cpu"
-        "$UV" pip install -q --python "$VENV/bin/python" --index-url "$TORCH_INDEX" \
+        # --no-deps: torch's own dependencies (sympy, networkx, jinja2, ...) are in the export and come from
+        # PyPI with the rest; only torch itself from the CPU index (2.11.0+cpu satisfies ==2.11.0)
+        "$UV" pip install -q --no-deps --python "$VENV/bin/python" --index-url "$TORCH_INDEX" \
             "$(grep -E '^torch==' "$req" | cut -d' ' -f1)"
         mv "$req.cpu" "$req"
     fi
