@@ -190,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         from desktop_search.gui import run_app
 
         return run_app(args)
+    code = _command(args)
+    if argv is None:  # a process of its own (console script, python -m), not a test calling main([...])
+        _exit_now(code)
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except CliError as exc:
@@ -202,6 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         log = _write_crash_log()
         sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (details in {log})\n")
         return EXIT_FAIL
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown: with the model loaded, freeing PyTorch and its
+    thread pools takes ~3 s after the work is done (a Ctrl+C'd index would take that long to end). By
+    now the service is closed (catalog committed and closed, lock released); only output is flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _write_crash_log() -> str:

@@ -29,7 +29,8 @@ import copy
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,28 @@ import numpy as np
 
 class EncodingStopped(Exception):
     """``encode_documents`` was asked to stop; nothing of the batch is returned."""
+
+
+@contextmanager
+def _stop_hooks(model: Any, should_stop: Callable[[], bool] | None) -> Iterator[None]:
+    """Let a stop end a forward call at its next module: one call on a 32k-token window takes up to a
+    minute on a laptop CPU, a layer of it a few seconds. Only this thread's calls check (a query
+    encoded meanwhile on another thread is never stopped); the hooks go when encoding ends."""
+    if should_stop is None or not hasattr(model, "modules"):
+        yield
+        return
+    owner = threading.get_ident()
+
+    def check(module: Any, args: Any) -> None:
+        if threading.get_ident() == owner and should_stop():
+            raise EncodingStopped()
+
+    handles = [m.register_forward_pre_hook(check) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 @dataclass
@@ -367,8 +390,8 @@ class Encoder:
         should_stop: Callable[[], bool] | None = None,
     ) -> list[list[PassageVectors]]:
         """Vectors for each passage (char ranges) of each text. ``should_stop`` is polled before each
-        document's tokenization and each forward call; true raises EncodingStopped (a stop asked for
-        mid-batch ends within one forward call, not after the whole batch)."""
+        document's tokenization, each forward call and each module inside one (_stop_hooks); true raises
+        EncodingStopped, so a stop ends encoding within one layer's work, not after the batch."""
         lower_priority()
         docs = []
         jobs: list[tuple[int, int, list[int]]] = []  # (doc, window index, input ids)
@@ -402,17 +425,18 @@ class Encoder:
                 outputs[(jobs[j][0], jobs[j][1])] = res
             batch.clear()
 
-        for j in order:
-            length = len(jobs[j][2])
-            longest = len(jobs[batch[-1]][2]) if batch else 0
-            if batch and (
-                length * (len(batch) + 1) > self.batch_tokens
-                or len(batch) >= self.max_batch
-                or (length > self.long_window and length != longest)  # long windows: no padding
-            ):
-                flush()
-            batch.append(j)
-        flush()
+        with _stop_hooks(self.model, should_stop):
+            for j in order:
+                length = len(jobs[j][2])
+                longest = len(jobs[batch[-1]][2]) if batch else 0
+                if batch and (
+                    length * (len(batch) + 1) > self.batch_tokens
+                    or len(batch) >= self.max_batch
+                    or (length > self.long_window and length != longest)  # long windows: no padding
+                ):
+                    flush()
+                batch.append(j)
+            flush()
 
         skip_front = len(self.head) + (1 if self.doc_prefix_id is not None else 0)
         results: list[list[PassageVectors]] = []

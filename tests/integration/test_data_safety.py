@@ -217,7 +217,7 @@ def test_sigterm_ends_index_and_a_rerun_completes(tmp_path, topics, tiny_model):
     No timing is asserted here (tests/benchmarks/bench_stop.py measures it)."""
     more = topics / "more"
     more.mkdir()
-    for i in range(30):
+    for i in range(12):
         for f in topics.glob("*.*"):
             (more / f"{i}-{f.name}").write_text(f.read_text() * 20)
     data = tmp_path / "data"
@@ -232,14 +232,14 @@ def test_sigterm_ends_index_and_a_rerun_completes(tmp_path, topics, tiny_model):
     rest = proc.stderr.read()
     code = proc.wait(timeout=120)
     finished = "indexed in" in rest
-    assert code == 1 or finished, rest
+    assert code == 1 or finished, (code, rest)
     if not finished:
         assert "stopped" in rest and "Traceback" not in rest
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     with Service(data, model=str(tiny_model)) as service:
         status = service.status()
-    assert status["indexed"] == 310 and status["pending"] == 0
+    assert status["indexed"] == 130 and status["pending"] == 0
 
 
 def _beir(folder: Path) -> Path:
