@@ -34,9 +34,10 @@ export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
 # no later start compiles the dependencies again; an unchanged venv skips it and stays a one-second check.
 stamp="$ROOT/.venv/.bytecode-stamp"
 want="$(cat "$ROOT/uv.lock" "$ROOT/pyproject.toml" | cksum)"
+# (explicit status checks: errexit does not apply when this file is sourced inside an `&&` list)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    "$TOOLS/bin/uv" sync --frozen --compile-bytecode --python "$PY" --project "$ROOT" --quiet
+    "$TOOLS/bin/uv" sync --frozen --compile-bytecode --python "$PY" --project "$ROOT" --quiet || return 1
     echo "$want" > "$stamp"
 else
-    "$TOOLS/bin/uv" sync --frozen --python "$PY" --project "$ROOT" --quiet
+    "$TOOLS/bin/uv" sync --frozen --python "$PY" --project "$ROOT" --quiet || return 1
 fi
