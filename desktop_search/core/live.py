@@ -68,11 +68,7 @@ class LiveIndex:
     def release_idle_workers(self, idle_s: float = 60.0) -> bool:
         """Stop the kept extraction worker when no incremental run used it for ``idle_s``."""
         pool = getattr(self, "_extract_pool", None)
-        if pool is None or time.monotonic() - pool.last_used < idle_s:
-            return False
-        self._extract_pool = None
-        pool.close()
-        return True
+        return pool is not None and pool.close_if_idle(idle_s)  # a closed pool restarts its worker on use
 
     def encode_pending(self, progress: Callable[[Progress], None] | None = None,
                        should_stop: Callable[[], bool] | None = None,

@@ -274,5 +274,12 @@ def test_the_kept_extraction_worker_serves_many_small_runs(tmp_path: Path) -> No
         assert all(o.result is not None and word(files.index(o.path)) in o.result.text for o in first + second)
         assert list(pool.extract(files, should_stop=lambda: True)) == []
         assert [o.path for o in pool.extract(files[2:])] == files[2:]  # no stale answer from the stopped call
+        assert not pool.close_if_idle(3600)  # used a moment ago
+        running = pool.extract(files[:1])
+        next(running)  # a call in progress holds the workers
+        assert not pool.close_if_idle(0)
+        running.close()
+        assert pool.close_if_idle(0) and pool._pool.workers == []
+        assert [o.path for o in pool.extract(files[:1])] == files[:1]  # a worker starts again on use
     finally:
         pool.close()

@@ -164,23 +164,40 @@ def extract_many(
 
 class KeptPool:
     """Workers kept between calls, for the watcher's small batches: a worker starts once (about a
-    second: a new interpreter and the extractors' imports), not for every change. Not thread-safe: one
-    caller at a time (the indexing thread). ``close`` when idle, to give their memory back."""
+    second: a new interpreter and the extractors' imports), not for every change. One caller at a time
+    (the indexing thread); ``close_if_idle`` may come from another thread and never stops a call."""
 
     def __init__(self, limits: ExtractLimits, workers: int = 1):
         self.limits = limits
         self._pool = _Pool(limits, workers)
+        self._in_use = threading.Lock()
         self.last_used = time.monotonic()
 
     def extract(self, paths: Iterable[str | os.PathLike[str]],
                 should_stop: Callable[[], bool] | None = None) -> Iterator[ExtractOutcome]:
+        with self._in_use:
+            try:
+                yield from self._pool.run(iter(paths), should_stop)
+            finally:
+                self._settle()
+
+    def close_if_idle(self, idle_s: float) -> bool:
+        """Stop the workers when no call used them for ``idle_s``; False (and nothing done) otherwise."""
+        if not self._in_use.acquire(blocking=False):
+            return False
         try:
-            yield from self._pool.run(iter(paths), should_stop)
+            if time.monotonic() - self.last_used < idle_s:
+                return False
+            self._pool.close()
+            return True
         finally:
-            # a worker stopped mid-file would answer the next call with this call's file
-            for worker in [w for w in self._pool.workers if w.job is not None]:
-                self._pool._discard(worker)
-            self.last_used = time.monotonic()
+            self._in_use.release()
+
+    def _settle(self) -> None:
+        # a worker stopped mid-file would answer the next call with this call's file
+        for worker in [w for w in self._pool.workers if w.job is not None]:
+            self._pool._discard(worker)
+        self.last_used = time.monotonic()
 
     def close(self) -> None:
         self._pool.close()
