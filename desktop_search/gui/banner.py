@@ -19,7 +19,9 @@ class Banner(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.action = QPushButton()
+        self.action.setAccessibleName("Notice action")
         self.close_btn = QPushButton("Dismiss")
+        self.close_btn.setAccessibleName("Dismiss notice")
         self.close_btn.setFlat(True)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.action)
@@ -40,6 +42,7 @@ class Banner(QFrame):
         self.action.setVisible(bool(action))
         self.action.setEnabled(True)
         self.action.setText(action or "")
+        self.action.setAccessibleName(action or "Notice action")
         self.show()
 
     def clear(self, kind: str | None = None) -> None:
