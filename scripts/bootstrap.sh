@@ -9,7 +9,9 @@ find_python() {
         [ -n "$candidate" ] || continue
         if command -v "$candidate" >/dev/null 2>&1 && \
            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
-            command -v "$candidate"
+            # the interpreter itself, not a pyenv/asdf shim: uv compares this path with the venv's
+            # interpreter and would replace the whole .venv on every start if given the shim
+            "$candidate" -c 'import sys; print(sys.executable)'
             return 0
         fi
     done
