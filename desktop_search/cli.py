@@ -37,6 +37,17 @@ def _at_least(minimum: int) -> Any:
 
 MIN_CONTEXT_LENGTH = 32  # below this no passage fits in a window with its special tokens
 
+QUERY_SYNTAX = """query syntax:
+  solar panels        words: files with more of them first (by meaning and keyword; word forms
+                      match: study finds studies); no prefix unless written photo*
+  "red spot"          exact phrase, must appear ("cat" is not Caterpillar)
+  -moon  -"a phrase"  leave out files containing it
+  cat OR dog          alternatives ("a b" OR "c d": one of the phrases must appear)
+  photo*              prefix, anywhere in the query
+  title:budget        the document title contains it; name:report the file name (author: not yet)
+  ext:pdf,docx  dir:Projects  date:2024  date:2024-01..2024-06  date:>2024-03-01  size:>1M  size:<200k
+  filters alone (ext:pdf, dir:Projects date:2024) list the matching files, newest first"""
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="desktop-search", description="Find files on this computer by meaning.")
@@ -55,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--keyword-only", action="store_true", help="extract text only; encode later")
     s = sub.add_parser("remove", help="stop watching folders and drop their files")
     s.add_argument("paths", nargs="+")
-    s = sub.add_parser("search", help="search the index")
+    s = sub.add_parser("search", help="search the index", epilog=QUERY_SYNTAX,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("query")
     s.add_argument("--limit", type=_at_least(1), default=10)
     s.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
+    s.add_argument("--sort", choices=["relevance", "date", "name", "size"], default="relevance",
+                   help="order of the best matches: relevance, date (newest first), name, size (largest first)")
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("status", help="what is indexed")
     s.add_argument("--json", action="store_true")
@@ -356,7 +370,7 @@ def _cmd_remove(service: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_search(service: Any, args: argparse.Namespace) -> int:
-    response = service.search(args.query, limit=args.limit, mode=args.mode)
+    response = service.search(args.query, limit=args.limit, mode=args.mode, sort=args.sort)
     if args.json:
         data = response.as_json()
         data["results"] = _exact_paths(data["results"])
@@ -497,7 +511,13 @@ def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
     for f in service.root_states():
         if f["state"] != "ok":
             sys.stderr.write(f"note: {f['path']} is {f['state']} ({f['detail']}); watching the others\n")
-    watch(service, stop, progress=ProgressPrinter())
+    if watch(service, stop, progress=ProgressPrinter(), restart_when_released=True) and not stop.is_set():
+        # the model was unloaded after its idle time: start afresh without the libraries it needed
+        # (~800 MB resident); the new process reconciles at start-up, so nothing changed meanwhile is lost
+        service.close()
+        sys.stderr.flush()
+        argv = sys.argv[1:] if getattr(sys, "frozen", False) else sys.orig_argv[1:]
+        os.execv(sys.executable, [sys.executable, *argv])
     return EXIT_OK
 
 

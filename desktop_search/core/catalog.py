@@ -41,7 +41,7 @@ from .config import Settings  # noqa: E402
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 # the error kinds live in errors.py (damaged vs busy, full, read-only, I/O); CatalogError is their base
@@ -160,7 +160,51 @@ def _migrate_2_exclusions(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2_exclusions]
+def _migrate_3_stemmed_fts(db: sqlite_utils.Database) -> None:
+    """Keyword search by word stem (porter: `study` finds `studies`), accents and case still folded;
+    titles searchable as a names_fts column (`title:`). Both full-text indexes are rebuilt from their
+    content tables."""
+    db.executescript(
+        """
+        DROP TRIGGER IF EXISTS passages_ai;
+        DROP TRIGGER IF EXISTS passages_ad;
+        DROP TABLE IF EXISTS passages_fts;
+        CREATE VIRTUAL TABLE passages_fts USING fts5(
+            text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+            INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+            INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        INSERT INTO passages_fts(passages_fts) VALUES ('rebuild');
+        DROP TRIGGER IF EXISTS files_ai;
+        DROP TRIGGER IF EXISTS files_ad;
+        DROP TRIGGER IF EXISTS files_au;
+        DROP TABLE IF EXISTS names_fts;
+        CREATE VIRTUAL TABLE names_fts USING fts5(
+            name, title, content='files', content_rowid='id',
+            tokenize="unicode61 remove_diacritics 2 tokenchars ''"
+        );
+        CREATE TRIGGER files_ai AFTER INSERT ON files BEGIN
+            INSERT INTO names_fts(rowid, name, title) VALUES (new.id, new.name, new.title);
+        END;
+        CREATE TRIGGER files_ad AFTER DELETE ON files BEGIN
+            INSERT INTO names_fts(names_fts, rowid, name, title) VALUES ('delete', old.id, old.name, old.title);
+        END;
+        CREATE TRIGGER files_au AFTER UPDATE OF name, title ON files BEGIN
+            INSERT INTO names_fts(names_fts, rowid, name, title) VALUES ('delete', old.id, old.name, old.title);
+            INSERT INTO names_fts(rowid, name, title) VALUES (new.id, new.name, new.title);
+        END;
+        INSERT INTO names_fts(names_fts) VALUES ('rebuild');
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migrate_1, _migrate_2_exclusions, _migrate_3_stemmed_fts,
+]
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
@@ -309,6 +353,61 @@ class Catalog:
 
     def rebuild_fts(self) -> None:
         self.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+
+    # --- keyword search: core/query.py builds the MATCH expressions, core/search.py the filter clause ---
+    def passage_hits(self, match: str, where: str, params: list[Any], inner: int,
+                     limit: int) -> list[tuple[int, int, float, str]]:
+        """(file id, best passage id, BM25, its text) per file, best first, among the ``inner`` best
+        passages matching the FTS5 expression, of files passing ``where`` (alias f)."""
+        return self.db.execute(
+            f"""WITH hits AS (
+                  SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
+                  WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
+                SELECT p.file_id, p.id, MIN(h.score) AS best, p.text
+                FROM hits h JOIN passages p ON p.id = h.pid JOIN files f ON f.id = p.file_id
+                WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
+            [match, inner, *params, limit],
+        ).fetchall()
+
+    def name_hits(self, match: str, where: str, params: list[Any], limit: int) -> list[tuple[int, float, int, str]]:
+        """(file id, BM25, first passage id, name) of files whose names_fts row matches, best first."""
+        return self.db.execute(
+            f"""SELECT f.id, bm25(names_fts) AS score,
+                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1), f.name
+                FROM names_fts JOIN files f ON f.id = names_fts.rowid
+                WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
+            [match, *params, limit],
+        ).fetchall()
+
+    def text_file_ids(self, match: str) -> set[int]:
+        """Files with a passage matching the FTS5 expression."""
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+            "WHERE passages_fts MATCH ?", [match])}
+
+    def name_file_ids(self, match: str) -> set[int]:
+        """Files whose name/title (names_fts) match the FTS5 expression."""
+        return {r[0] for r in self.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ?", [match])}
+
+    SORT_ORDER = {"date": "f.mtime DESC", "name": "f.name COLLATE NOCASE ASC", "size": "f.size DESC"}
+
+    def filtered_files(self, where: str, params: list[Any], sort: str, limit: int,
+                       ids: Iterable[int] | None = None) -> list[tuple[int, int]]:
+        """(file id, first passage id) of the files passing ``where`` (alias f), optionally among
+        ``ids``, in ``sort`` order (date: newest first, name: A-Z, size: largest first)."""
+        clause, extra = where, list(params)
+        if ids is not None:
+            id_list = list(ids)
+            if not id_list:
+                return []
+            clause += f" AND f.id IN ({','.join('?' * len(id_list))})"
+            extra += id_list
+        order = self.SORT_ORDER.get(sort, self.SORT_ORDER["date"])
+        return self.db.execute(
+            f"""SELECT f.id, (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1)
+                FROM files f WHERE {clause} ORDER BY {order}, f.id LIMIT ?""",
+            [*extra, limit],
+        ).fetchall()
 
     def file_paths(self) -> list[str]:
         """Every catalogued file path, as stored (see paths.from_db)."""

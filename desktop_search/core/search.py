@@ -1,12 +1,9 @@
-"""Query parsing, keyword (file names + FTS5 BM25) and semantic (ColBERT) retrieval, rank fusion.
-
-Query syntax (Recoll-like): words, ``"exact phrases"`` (hard filter), ``-excluded``, ``ext:pdf``,
-``dir:Projects``, ``date:2024``, ``date:2024-01..2024-06``, ``date:>2024-03-01``, ``size:>1M``, ``size:<200k``.
+"""Keyword (file names + FTS5 BM25, porter-stemmed) and semantic (ColBERT) retrieval, rank fusion,
+sorting. The query language itself (parser, FTS5 expressions) is in :mod:`.query`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import time
@@ -22,172 +19,43 @@ from .encoder import Encoder, QueryVectors
 from .highlight import keyword_spans, semantic_spans, snippet
 from .index import SegmentStore
 from .model import ModelMismatch
+from .query import (  # noqa: F401  (the parser lived here: gui and tests import it from search)
+    FIELDS,
+    SORTS,
+    STOPWORDS,
+    ParsedQuery,
+    QueryError,
+    field_match,
+    fts_term,
+    fts_words,
+    parse_query,
+    word_pattern,
+    word_terms,
+)
 
 MODES = ("hybrid", "semantic", "keyword")
-# Function words carry no topic: they are dropped from keyword matching and highlights (unless the whole
-# query is made of them), as Recoll and every web engine do.
-STOPWORDS = frozenset(
-    "a about above after again against all am an and any are as at be because been before being below between "
-    "both but by can did do does doing down during each few for from further had has have having he her here "
-    "hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now "
-    "of off on once only or other our ours ourselves out over own same she should so some such than that the "
-    "their theirs them themselves then there these they this those through to too under until up very was we "
-    "were what when where which while who whom why will with you your yours yourself yourselves".split()
-)
 SEMANTIC_WEIGHT, KEYWORD_WEIGHT, NAME_WEIGHT = 0.6, 0.4, 0.3
 SEMANTIC_HIGHLIGHTS = 10  # results that also get the words matched by meaning (the rest: literal words)
 
 
-class QueryError(ValueError):
-    pass
-
-
-@dataclass
-class ParsedQuery:
-    raw: str
-    words: list[str] = field(default_factory=list)
-    phrases: list[str] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
-    exts: list[str] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    after: float | None = None
-    before: float | None = None
-    min_size: int | None = None
-    max_size: int | None = None
-    prefix_last: bool = False
-
-    @property
-    def semantic_text(self) -> str:
-        return " ".join(self.words + self.phrases)
-
-    @property
-    def has_filters(self) -> bool:
-        return bool(self.exts or self.dirs or self.after or self.before or self.min_size or self.max_size
-                    or self.phrases or self.excluded)
-
-
-_TOKEN = re.compile(r'-?"[^"]*"?|[^\s"]+')
-_SIZE = re.compile(r"^([<>]=?)?(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
-_MAX_SIZE = 2**63 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _parse_date(value: str, end: bool) -> float:
-    parts = value.split("-")
-    try:
-        year = int(parts[0])
-        month = int(parts[1]) if len(parts) > 1 else (12 if end else 1)
-        day = int(parts[2]) if len(parts) > 2 else None
-    except ValueError as exc:
-        raise QueryError(f"bad date {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
-    # Out-of-range parts (month 13, year 0 or 99999: found by fuzzing) are the person's typo, not a crash.
-    try:
-        if not 1 <= month <= 12:
-            raise ValueError(month)
-        if day is None:
-            if end:
-                nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-                return dt.datetime.combine(nxt, dt.time()).timestamp()
-            day = 1
-        d = dt.date(year, month, day)
-        if end:
-            d = d + dt.timedelta(days=1)
-        return dt.datetime.combine(d, dt.time()).timestamp()
-    except (ValueError, OverflowError, OSError) as exc:
-        raise QueryError(f"bad date {value!r}") from exc
-
-
-def parse_query(text: str) -> ParsedQuery:
-    q = ParsedQuery(raw=text, prefix_last=bool(text) and not text[-1].isspace())
-    # Lone surrogates (undecodable bytes of a command-line argument) cannot reach SQLite as UTF-8.
-    text = _SURROGATE.sub("\ufffd", text)
-    # only double quotes group words: apostrophes belong to words ("Alzheimer's"), and a quote left
-    # open while typing closes at the end
-    tokens, quoted = [], set()
-    for match in _TOKEN.finditer(text):
-        word = match.group(0)
-        if '"' in word:
-            negate = word.startswith("-")
-            inner = word.lstrip("-").strip('"').strip()
-            if not inner:
-                continue
-            word = ("-" if negate else "") + inner
-            quoted.add(inner)
-        tokens.append(word)
-    for tok in tokens:
-        low = tok.lower()
-        if tok in quoted and " " in tok:
-            q.phrases.append(tok)
-        elif tok.startswith("-") and tok[1:] in quoted:
-            q.excluded.append(tok[1:])
-        elif low.startswith("ext:") and len(tok) > 4:
-            q.exts.extend(e.lstrip(".").lower() for e in tok[4:].split(",") if e)
-        elif low.startswith("dir:") and len(tok) > 4:
-            q.dirs.append(tok[4:])
-        elif low.startswith("date:") and len(tok) > 5:
-            value = tok[5:]
-            if ".." in value:
-                lo, hi = value.split("..", 1)
-                q.after = _parse_date(lo, False) if lo else None
-                q.before = _parse_date(hi, True) if hi else None
-            elif value.startswith(">"):
-                q.after = _parse_date(value.lstrip(">="), False)
-            elif value.startswith("<"):
-                q.before = _parse_date(value.lstrip("<="), True)
-            else:
-                q.after, q.before = _parse_date(value, False), _parse_date(value, True)
-        elif low.startswith("size:") and len(tok) > 5:
-            m = _SIZE.match(tok[5:])
-            if not m:
-                raise QueryError(f"bad size {tok[5:]!r} (use e.g. size:>1M or size:<200k)")
-            op, num, unit = m.groups()
-            scaled = float(num) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
-            # SQLite integers end at 2**63 - 1 (and float("1" * 400) is inf): a bigger size is "no limit"
-            value = int(scaled) if scaled < _MAX_SIZE else _MAX_SIZE
-            if op and op.startswith("<"):
-                q.max_size = value
-            else:
-                q.min_size = value
-        elif tok.startswith("-") and len(tok) > 1:
-            q.excluded.append(tok[1:])
-        elif tok:
-            q.words.append(tok)
-    if q.phrases or (tokens and not q.words):
-        q.prefix_last = False
-    return q
-
-
-def _fts_term(term: str, prefix: bool = False) -> str:
-    # a NUL ends an FTS5 string early ("unterminated string": found by fuzzing); it is no word character
-    cleaned = term.replace("\x00", " ").replace('"', '""')
-    return f'"{cleaned}"' + ("*" if prefix else "")
-
-
-def _fts_words(words: list[str], drop_stopwords: bool = True) -> list[str]:
-    """Split words the way FTS5's tokenizer does, so punctuation never makes a query invalid."""
-    out = []
-    for w in words:
-        out.extend(t for t in re.split(r"[^\w]+", w, flags=re.UNICODE) if t)
-    if drop_stopwords:
-        content = [t for t in out if t.lower() not in STOPWORDS]
-        return content or out
-    return out
-
-
-def _coverage_of(words: list[str], prefix_last: bool) -> Callable[[str], float]:
-    """A function giving the share of the query's words that occur in a text (patterns compiled once)."""
+def _coverage_of(q: ParsedQuery, words: list[str]) -> Callable[[str], float]:
+    """A function giving the share of the query's words (``a OR b`` counting as one) that occur in a
+    text, inflections included as the stemmed index finds them (patterns compiled once)."""
     if not words:
         return lambda text: 1.0
+    index = {w.lower(): i for i, w in enumerate(words)}
+    slots: dict[int, int] = {}  # word index -> slot (alternatives share one)
+    for group in q.alternatives:
+        members = [index[q.words[i].lower()] for i in group if q.words[i].lower() in index]
+        for m in members:
+            slots[m] = members[0]
     patterns = [
-        re.compile(r"(?<!\w)" + re.escape(w) + (r"" if prefix_last and i == len(words) - 1 else r"(?!\w)"),
-                   re.IGNORECASE)
-        for i, w in enumerate(words)
+        (slots.get(i, i), re.compile(word_pattern(w, w in q.prefixes), re.IGNORECASE)) for i, w in enumerate(words)
     ]
-    lowered = [w.lower() for w in words]
+    n_slots = len({s for s, _ in patterns})
 
     def coverage(text: str) -> float:
-        low = text.lower()  # a plain substring test first: the regex only confirms word boundaries
-        return sum(1 for w, p in zip(lowered, patterns, strict=True) if w in low and p.search(text)) / len(patterns)
+        return len({s for s, p in patterns if p.search(text)}) / n_slots
 
     return coverage
 
@@ -267,61 +135,56 @@ class Searcher:
         return (" AND ".join(clauses) or "1"), params
 
     def _phrase_files(self, c: Catalog, q: ParsedQuery) -> tuple[set[int] | None, set[int]]:
+        """Files that must appear (every phrase or OR-group of phrases, every title:/name: field) and
+        files left out (-word, -"phrase")."""
         required: set[int] | None = None
-        for phrase in q.phrases:
-            ids = {r[0] for r in c.db.execute(
-                "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
-                "WHERE passages_fts MATCH ?", [_fts_term(phrase)])}
+        for group in q.required_phrase_groups():
+            ids = c.text_file_ids(" OR ".join(fts_term(p) for p in group))
+            required = ids if required is None else required & ids
+        for fld, text, prefix in q.fields:
+            expr = field_match(fld, text, prefix)
+            ids = c.name_file_ids(expr) if expr else set()
             required = ids if required is None else required & ids
         excluded: set[int] = set()
         for word in q.excluded:  # quoted strings: FTS5 tokenizes inside them, so phrases stay phrases
-            excluded |= {r[0] for r in c.db.execute(
-                "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
-                "WHERE passages_fts MATCH ?", [_fts_term(word)])}
+            excluded |= c.text_file_ids(fts_term(word))
         return required, excluded
 
     # --- keyword ---------------------------------------------------------------------------------
     def keyword(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
-        words = _fts_words(q.words)
-        terms = [_fts_term(w, q.prefix_last and i == len(words) - 1) for i, w in enumerate(words)]
+        terms = word_terms(q) if q.words else []
         parts = []
         if terms:
             parts.append("(" + " OR ".join(terms) + ")")
-        parts.extend(_fts_term(p) for p in q.phrases)
+        parts.extend("(" + " OR ".join(fts_term(p) for p in g) + ")" for g in q.required_phrase_groups())
         if not parts:
             return []
         match = " AND ".join(parts)
         for word in q.excluded:
-            match += " NOT " + _fts_term(word)
+            match += " NOT " + fts_term(word)
         where, params = self._file_filter_sql(q)
         inner = limit * (40 if q.has_filters else 10)
-        rows = c.db.execute(
-            f"""WITH hits AS (
-                  SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
-                  WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
-                SELECT p.file_id, p.id, MIN(h.score) AS best, p.text
-                FROM hits h JOIN passages p ON p.id = h.pid JOIN files f ON f.id = p.file_id
-                WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
-            [match, inner, *params, limit],
-        ).fetchall()
-        coverage = _coverage_of(words, q.prefix_last)
+        rows = c.passage_hits(match, where, params, inner, limit)
+        coverage = _coverage_of(q, fts_words(q.words))
         return [Hit(r[0], r[1], -float(r[2]), coverage(r[3])) for r in rows]
 
     def names(self, c: Catalog, q: ParsedQuery, limit: int) -> list[Hit]:
-        words = _fts_words(q.words)
-        if not words:
+        """File names and document titles matching the words (no prefix unless written ``word*``:
+        ``house`` is not houseplants)."""
+        terms = word_terms(q) if q.words else []
+        if not terms:
             return []
-        match = " OR ".join(_fts_term(w, i == len(words) - 1) for i, w in enumerate(words))
         where, params = self._file_filter_sql(q)
-        rows = c.db.execute(
-            f"""SELECT f.id, bm25(names_fts) AS score,
-                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1), f.name
-                FROM names_fts JOIN files f ON f.id = names_fts.rowid
-                WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
-            [match, *params, limit],
-        ).fetchall()
-        coverage = _coverage_of(words, True)
+        rows = c.name_hits("{name title} : (" + " OR ".join(terms) + ")", where, params, limit)
+        coverage = _coverage_of(q, fts_words(q.words))
         return [Hit(r[0], r[2] or 0, -float(r[1]), coverage(r[3])) for r in rows]
+
+    def listing(self, c: Catalog, q: ParsedQuery, sort: str, limit: int, among: set[int] | None) -> list[Hit]:
+        """A query of filters only: the matching files (``among`` those, when title:/name: narrowed
+        them) in ``sort`` order (relevance: newest first)."""
+        where, params = self._file_filter_sql(q)
+        rows = c.filtered_files(where, params, "date" if sort == "relevance" else sort, limit * 4 + 8, among)
+        return [Hit(fid, pid or 0, 0.0) for fid, pid in rows]
 
     # --- semantic --------------------------------------------------------------------------------
     def semantic(self, c: Catalog, q: ParsedQuery, qv: QueryVectors, limit: int) -> list[Hit]:
@@ -348,23 +211,27 @@ class Searcher:
     # --- all together ----------------------------------------------------------------------------
     def search(
         self, text: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
-        should_stop: Callable[[], bool] | None = None,
+        should_stop: Callable[[], bool] | None = None, sort: str = "relevance",
     ) -> SearchResponse:
-        for response in self.stages(text, limit, (mode,), snippets, should_stop):
+        for response in self.stages(text, limit, (mode,), snippets, should_stop, sort):
             return response
         return SearchResponse(text, mode, 0.0, [], "cancelled")
 
     def stages(
         self, text: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"), snippets: bool = True,
-        should_stop: Callable[[], bool] | None = None,
+        should_stop: Callable[[], bool] | None = None, sort: str = "relevance",
     ) -> Iterator[SearchResponse]:
         """One response per mode, in order, sharing the work they have in common: the window shows the
         keyword ranking at once and replaces it with the hybrid one. Stops early, yielding nothing more,
         once ``should_stop()`` is true. (Encoding the query on a second thread during the keyword stage
-        was measured slower for both: 2x on each, from GIL hand-offs between SQLite and PyLate.)"""
+        was measured slower for both: 2x on each, from GIL hand-offs between SQLite and PyLate.)
+        ``sort``: relevance, or the best matches re-ordered by date (newest first), name or size
+        (largest first). A query of filters only lists the matching files, newest first by default."""
         for mode in modes:
             if mode not in MODES:
                 raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r} (use {', '.join(SORTS)})")
         started = time.perf_counter()
         q = parse_query(text)
         c = self._catalog()
@@ -381,13 +248,18 @@ class Searcher:
                 return
             rankings: list[tuple[float, list[Hit]]] = []
             notice = None
-            if mode in ("hybrid", "keyword"):
+            if q.filter_only:
+                if keyword_hits is None:
+                    phrase_filter = self._phrase_files(c, q) if (q.excluded or q.fields) else (None, set())
+                    keyword_hits = [(1.0, self.listing(c, q, sort, limit, phrase_filter[0]))]
+                rankings += keyword_hits
+            elif mode in ("hybrid", "keyword"):
                 if keyword_hits is None:
                     keyword_hits = [(KEYWORD_WEIGHT, self.keyword(c, q, pool)),
                                     (NAME_WEIGHT, self.names(c, q, pool))]
                 rankings += keyword_hits
             semantic_qv = None
-            if mode in ("hybrid", "semantic") and q.semantic_text.strip():
+            if mode in ("hybrid", "semantic") and q.semantic_text.strip() and not q.filter_only:
                 if qv is None and unavailable is None:
                     qv, unavailable = self._encode(q)
                 if qv is not None and semantic_hits is None and mismatch is None:
@@ -408,12 +280,17 @@ class Searcher:
                         notice = (f"{len(self.store.damaged)} damaged index segment(s) left out of the ranking "
                                   "by meaning; run `desktop-search doctor --repair`")
             if phrase_filter is None:
-                phrase_filter = self._phrase_files(c, q) if (q.phrases or q.excluded) else (None, set())
+                phrase_filter = (self._phrase_files(c, q) if (q.phrases or q.excluded or q.fields)
+                                 else (None, set()))
             required, excluded = phrase_filter
             fused = [
-                (fid, entry) for fid, entry in self._fuse(rankings, mode)
+                (fid, entry) for fid, entry in self._fuse(rankings, "keyword" if q.filter_only else mode)
                 if fid not in excluded and (required is None or fid in required)
             ]
+            if sort != "relevance" and fused and not q.filter_only:
+                order = {fid: i for i, (fid, _) in enumerate(c.filtered_files("1", [], sort, len(fused),
+                                                                                [fid for fid, _ in fused]))}
+                fused.sort(key=lambda kv: order.get(kv[0], len(order)))
             results = self._results(c, fused, limit, q, semantic_qv, snippets, literal_snippets)
             yield SearchResponse(text, mode, (time.perf_counter() - started) * 1000, results, notice)
 
@@ -458,7 +335,7 @@ class Searcher:
         """The first ``limit`` fused hits whose files still exist, rows read in a few batched queries.
         ``literal`` keeps snippets with only the literal words marked, by passage, across stages."""
         literal = {} if literal is None else literal
-        terms = _fts_words(q.words) + q.phrases
+        terms = fts_words([w for w in q.words if w not in q.prefixes]) + q.phrases
         results: list[SearchResult] = []
         pos = 0
         while len(results) < limit and pos < len(fused):
@@ -502,7 +379,9 @@ class Searcher:
         self, result: SearchResult, text: str, segment_id: int | None, local_id: int | None, terms: list[str],
         q: ParsedQuery, qv: QueryVectors | None,
     ) -> None:
-        spans = keyword_spans(text, terms, prefix_last=q.prefix_last)
+        spans = keyword_spans(text, terms)
+        for word in q.prefixes:  # written word*: its completions are marked
+            spans += keyword_spans(text, [word], prefix_last=True)
         if qv is not None and segment_id:
             got = self.store.passage_vectors(segment_id, local_id or 0, result.passage_id, qv.model_key or None,
                                              qv.vectors.shape[1])

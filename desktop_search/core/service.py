@@ -338,13 +338,16 @@ class Service(LiveIndex):
         return self._use_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
-               should_stop: Callable[[], bool] | None = None) -> SearchResponse:
-        return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop)
+               should_stop: Callable[[], bool] | None = None, sort: str = "relevance") -> SearchResponse:
+        """``sort``: relevance | date (newest first) | name | size (largest first)."""
+        return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop,
+                                      sort=sort)
 
     def search_stages(self, query: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"),
-                      should_stop: Callable[[], bool] | None = None) -> Iterator[SearchResponse]:
+                      should_stop: Callable[[], bool] | None = None,
+                      sort: str = "relevance") -> Iterator[SearchResponse]:
         """Responses for several modes of one query, cheapest first, sharing their common work."""
-        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop)
+        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort)
 
     # --- reports ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

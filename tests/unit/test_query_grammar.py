@@ -1,0 +1,101 @@
+"""The query language, construct by construct (issue 13): what the parser makes of each, and the FTS5
+expressions built from it."""
+
+import datetime as dt
+
+import pytest
+
+from desktop_search.core.query import QueryError, field_match, fts_term, parse_query, word_pattern, word_terms
+
+# query -> the ParsedQuery attributes it must have (others at their defaults unless listed)
+GRAMMAR = [
+    ("solar panels", {"words": ["solar", "panels"], "phrases": [], "prefixes": set()}),
+    # the last word is not prefix-matched any more (war is not Warszawa)
+    ("war", {"words": ["war"], "prefixes": set()}),
+    ('"red spot"', {"words": [], "phrases": ["red spot"]}),
+    # a quoted single word is a phrase: exact, required, never a prefix
+    ('"cat"', {"words": [], "phrases": ["cat"], "prefixes": set()}),
+    ('"half a phr', {"phrases": ["half a phr"]}),  # a quote left open while typing closes at the end
+    ("solar -moon", {"words": ["solar"], "excluded": ["moon"]}),
+    ('flour -"side effects"', {"words": ["flour"], "excluded": ["side effects"]}),
+    ("cat OR dog fish", {"words": ["cat", "dog", "fish"], "alternatives": [[0, 1]]}),
+    ("a OR b OR c", {"words": ["a", "b", "c"], "alternatives": [[0, 1, 2]]}),
+    ('"red spot" OR "blue moon"', {"phrases": ["red spot", "blue moon"],
+                                   "phrase_groups": [["red spot", "blue moon"]]}),
+    ("cat or dog", {"words": ["cat", "or", "dog"], "alternatives": []}),  # only upper-case OR is an operator
+    ("OR cat", {"words": ["cat"], "alternatives": []}),  # an OR with nothing before it is dropped
+    ("photo* cat", {"words": ["photo", "cat"], "prefixes": {"photo"}}),
+    ("cat photo*", {"words": ["cat", "photo"], "prefixes": {"photo"}}),
+    ("*", {"words": []}),
+    ("title:budget", {"words": [], "fields": [("title", "budget", False)]}),
+    ('title:"annual budget"', {"fields": [("title", "annual budget", False)]}),
+    ("name:rep*", {"fields": [("name", "rep", True)], "prefixes": set()}),
+    ("ext:pdf,.DOCX", {"exts": ["pdf", "docx"]}),
+    ("dir:Projects", {"dirs": ["Projects"]}),
+    ("size:>1M", {"min_size": 1024 * 1024}),
+    ("size:<200k", {"max_size": 200 * 1024}),
+    ("Alzheimer's disease", {"words": ["Alzheimer's", "disease"]}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), GRAMMAR, ids=[g[0] for g in GRAMMAR])
+def test_grammar(text, expected):
+    q = parse_query(text)
+    for attr, value in expected.items():
+        assert getattr(q, attr) == value, attr
+
+
+@pytest.mark.parametrize(("text", "after", "before"), [
+    ("date:2024", dt.datetime(2024, 1, 1), dt.datetime(2025, 1, 1)),
+    ("date:2024-03", dt.datetime(2024, 3, 1), dt.datetime(2024, 4, 1)),
+    ("date:2024-01..2024-06", dt.datetime(2024, 1, 1), dt.datetime(2024, 7, 1)),
+    ("date:>2024-03-01", dt.datetime(2024, 3, 1), None),
+    ("date:<2024-03-01", None, dt.datetime(2024, 3, 2)),
+])
+def test_dates(text, after, before):
+    q = parse_query(text)
+    assert (q.after and dt.datetime.fromtimestamp(q.after)) == after
+    assert (q.before and dt.datetime.fromtimestamp(q.before)) == before
+
+
+@pytest.mark.parametrize(("text", "filter_only"), [
+    ("ext:pdf", True), ("dir:Projects date:2024", True), ("size:>1M", True), ("title:budget", True),
+    ("-draft ext:md", True), ("ext:pdf solar", False), ('ext:pdf "red spot"', False), ("", False),
+    ("solar", False), ("OR", False),
+])
+def test_filter_only(text, filter_only):
+    assert parse_query(text).filter_only is filter_only
+
+
+def test_author_field_is_a_clear_error_not_a_silent_word():
+    with pytest.raises(QueryError, match="author"):
+        parse_query("author:Smith")
+
+
+def test_unknown_prefix_before_a_colon_stays_a_word():
+    assert parse_query("http://example.org re:budget").words == ["http://example.org", "re:budget"]
+
+
+def test_fts_expressions():
+    assert word_terms(parse_query("cats and dogs")) == ['"cats"', '"dogs"']  # function words dropped
+    assert word_terms(parse_query("photo* cat")) == ['"photo"*', '"cat"']
+    assert word_terms(parse_query("war")) == ['"war"']  # no implicit prefix
+    assert word_terms(parse_query("the")) == ['"the"']  # a query of function words keeps them
+    assert fts_term('say "hi"\x00') == '"say ""hi"" "'
+    assert field_match("title", "annual budget", False) == 'title : "annual budget"'
+    assert field_match("name", "rep", True) == 'name : "rep"*'
+    assert field_match("name", "!!", False) == ""
+
+
+@pytest.mark.parametrize(("word", "prefix", "matches", "misses"), [
+    ("study", False, ["studies", "Study", "studied"], ["student"]),
+    ("cat", False, ["cat", "cats"], ["Caterpillar", "catalogage"]),
+    ("war", False, ["war", "wars"], ["Warszawa"]),
+    ("photo", True, ["photograph", "photo"], ["telephoto"]),
+])
+def test_word_pattern_for_coverage(word, prefix, matches, misses):
+    import re
+
+    pattern = re.compile(word_pattern(word, prefix), re.IGNORECASE)
+    assert all(pattern.search(m) for m in matches)
+    assert not any(pattern.search(m) for m in misses)
