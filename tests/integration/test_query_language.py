@@ -115,3 +115,33 @@ def test_catalog_migrates_to_the_stemmed_index(tmp_path):
     assert "porter" in sql and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "title" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'names_fts'").fetchone()[0]
     db.close()
+
+
+def test_a_version_2_catalog_is_migrated_with_its_text_searchable_by_stem(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+
+    from desktop_search.core import catalog as cat
+
+    # build the version-2 schema by hand (migrations 1 and 2 only), with one file and passage
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    old = sqlite_utils.Database(conn)
+    cat._migrate_1(old)
+    cat._migrate_2_exclusions(old)
+    conn.execute("INSERT INTO files(id, path, name, ext, size, mtime, hash, state, title, updated_at) "
+                 "VALUES (1, '/x/studies.txt', 'studies.txt', 'txt', 10, 0, 'h', 'extracted', 'Sleep Review', 0)")
+    conn.execute("INSERT INTO passages(file_id, seq, char_start, char_end, text) "
+                 "VALUES (1, 0, 0, 30, 'Several studies of sleep')")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    c = Catalog(tmp_path / "old.db")
+    try:
+        assert c.scalar("PRAGMA user_version") == SCHEMA_VERSION
+        assert c.text_file_ids('"study"') == {1}  # porter: study ~ studies, rebuilt from passages
+        assert c.name_file_ids('title : "review"') == {1}
+        assert c.name_file_ids('name : "studies"') == {1}
+        c.db.execute("UPDATE files SET title = 'Other' WHERE id = 1")  # the trigger follows title changes
+        assert c.name_file_ids('title : "review"') == set()
+    finally:
+        c.close()
