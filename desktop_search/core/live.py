@@ -199,7 +199,9 @@ class LiveIndex:
 
     def _use_encoder(self) -> Encoder | None:
         self._model_used = time.monotonic()
-        return self.encoder()
+        encoder = self.encoder()
+        self._model_used = time.monotonic()  # a load takes seconds: the idle time starts after it
+        return encoder
 
     def release_model_if_idle(self, idle_s: float | None = None) -> bool:
         """Unload the model when nothing used it for ``idle_s`` (default: the setting, 10 minutes) and no

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -237,13 +238,18 @@ def watch(
     on_report: Callable[[IndexReport], None] | None = None,
     idle_check_s: float = 5.0,
     quiet_s: float = 2.0,
-) -> None:
+    restart_when_released: bool = False,
+) -> bool:
     """Headless: reconcile, then index what changed until ``stop`` is set.
 
     Changed paths are extracted at once (keyword-searchable); encoding follows once a file has not changed
     for ``quiet_s`` (a growing log is not re-encoded at every line) and gives way, between batches, to
-    newer changes. The model is released after ``settings.model_idle_minutes`` idle. A
-    writer lock held by another process is waited for; changes seen meanwhile are kept for after."""
+    newer changes. The model is released after ``settings.model_idle_minutes`` idle; with
+    ``restart_when_released`` watch then returns True so that the caller (CLI ``watch``) restarts the
+    process: the libraries the model needed (torch, transformers: ~800 MB resident) cannot be unloaded
+    otherwise, and a start-up reconcile of 50k unchanged files takes about a second. A writer lock held
+    by another process is waited for; changes seen meanwhile are kept for after. Returns False once
+    ``stop`` is set."""
     lock = threading.Lock()
     state: dict[str, Any] = {"paths": set(), "full": True}  # start-up reconcile
     wake = threading.Event()
@@ -301,7 +307,7 @@ def watch(
                         on_report(report)
             except Cancelled:
                 if stop.is_set():
-                    return
+                    return False
                 encode_due = True  # newer changes came first; encoding goes on after them
                 with lock:
                     if full:
@@ -316,13 +322,21 @@ def watch(
                     state["full"] = state["full"] or full
                     state["paths"] |= paths
                 if stop.wait(RETRY_S):
-                    return
+                    return False
                 continue
             wake.wait(1.0)
             wake.clear()
             if time.monotonic() >= next_idle:
                 next_idle = time.monotonic() + idle_check_s
-                service.release_model_if_idle()
+                idle = not has_work() and not service.reader().counts().get("pending")  # nothing to encode
+                if idle and service.release_model_if_idle():
+                    if progress is not None:
+                        progress(Progress("idle", message="search model unloaded (unused)"))
+                    if restart_when_released and "torch" in sys.modules:
+                        if progress is not None:
+                            progress(Progress("restart", message="restarting to give the model's libraries' "
+                                                                 "memory back"))
+                        return True
                 service.release_idle_workers()
                 now_config = service.watch_config()
                 if now_config != config:  # folders or exclusions changed (CLI, window): start over
@@ -332,3 +346,4 @@ def watch(
                     on_change(None)
     finally:
         monitor.stop()
+    return False

@@ -37,3 +37,34 @@ def test_the_model_is_released_when_idle_and_loaded_again_on_use(tmp_path: Path,
         t.join(60)
         assert service.release_model_if_idle(0)
         assert service.settings.model_idle_minutes == 10
+
+
+def test_watch_asks_for_a_restart_once_the_model_is_released(tmp_path: Path, topics: Path, tiny_model: Path) -> None:
+    """CLI `watch` restarts itself then (exec): torch & co. cannot be unloaded from a process."""
+    from desktop_search.core.watcher import watch
+
+    with Service(tmp_path / "data", model=str(tiny_model)) as service:
+        service.settings.context_length = 256
+        service.settings.model_idle_minutes = 0.01  # 0.6 s
+        service.add_roots([str(topics)])
+        stop = threading.Event()
+        result: list[bool] = []
+        messages: list[str] = []
+        t = threading.Thread(target=lambda: result.append(watch(
+            service, stop, progress=lambda p: messages.append(p.phase), idle_check_s=0.5, quiet_s=0.0,
+            restart_when_released=True)), daemon=True)
+        t.start()
+        t.join(180)
+        stop.set()
+        assert result == [True]  # the start-up run encoded the folder, then the model idled out
+        assert service.status()["pending"] == 0 and service._encoder is None
+        assert "restart" in messages
+        # without the restart request it keeps watching until stopped
+        stop = threading.Event()
+        t = threading.Thread(target=lambda: result.append(watch(service, stop, idle_check_s=0.5)), daemon=True)
+        t.start()
+        t.join(3)
+        assert t.is_alive()
+        stop.set()
+        t.join(60)
+        assert result == [True, False]
