@@ -370,10 +370,11 @@ class Catalog:
         ).fetchall()
 
     def name_hits(self, match: str, where: str, params: list[Any], limit: int) -> list[tuple[int, float, int, str]]:
-        """(file id, BM25, first passage id, name) of files whose names_fts row matches, best first."""
+        """(file id, BM25, first passage id, name and title) of files whose names_fts row matches, best first."""
         return self.db.execute(
             f"""SELECT f.id, bm25(names_fts) AS score,
-                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1), f.name
+                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1),
+                       f.name || ' ' || coalesce(f.title, '')
                 FROM names_fts JOIN files f ON f.id = names_fts.rowid
                 WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
             [match, *params, limit],

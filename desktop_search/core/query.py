@@ -22,6 +22,7 @@ first. No word is prefix-matched unless written with ``*`` (``war`` does not fin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -277,3 +278,11 @@ def word_pattern(word: str, prefix: bool) -> str:
         root = low
     tail = r"\w*" if prefix else r"(?:ies|ied|ying|es|s|ed|ing|ly|ment|ation|y|e|d)?"
     return r"(?<!\w)" + re.escape(root) + tail + r"(?!\w)"
+
+
+@functools.lru_cache(maxsize=64)
+def words_regex(words: tuple[str, ...], prefixes: frozenset[str]) -> re.Pattern[str] | None:
+    """One pattern marking the query's words in a text as the stemmed index matched them (``study``
+    marks studies; ``photo*`` marks photograph), longest first."""
+    parts = sorted((word_pattern(w, w in prefixes) for w in words if w), key=len, reverse=True)
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None

@@ -31,6 +31,7 @@ from .query import (  # noqa: F401  (the parser lived here: gui and tests import
     parse_query,
     word_pattern,
     word_terms,
+    words_regex,
 )
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -335,7 +336,7 @@ class Searcher:
         """The first ``limit`` fused hits whose files still exist, rows read in a few batched queries.
         ``literal`` keeps snippets with only the literal words marked, by passage, across stages."""
         literal = {} if literal is None else literal
-        terms = fts_words([w for w in q.words if w not in q.prefixes]) + q.phrases
+        terms = list(q.phrases)  # the words are marked by words_regex (word forms, prefixes)
         results: list[SearchResult] = []
         pos = 0
         while len(results) < limit and pos < len(fused):
@@ -380,8 +381,9 @@ class Searcher:
         q: ParsedQuery, qv: QueryVectors | None,
     ) -> None:
         spans = keyword_spans(text, terms)
-        for word in q.prefixes:  # written word*: its completions are marked
-            spans += keyword_spans(text, [word], prefix_last=True)
+        pattern = words_regex(tuple(fts_words(q.words)), frozenset(q.prefixes))
+        if pattern is not None:
+            spans += [m.span() for m in pattern.finditer(text)]
         if qv is not None and segment_id:
             got = self.store.passage_vectors(segment_id, local_id or 0, result.passage_id, qv.model_key or None,
                                              qv.vectors.shape[1])

@@ -63,6 +63,12 @@ def test_prefix_only_where_written(service):
 
 def test_stemming_finds_other_word_forms(service):
     assert names(service, "study") == ["studies.txt"]
+    result = service.search("study", mode="keyword").results[0]
+    assert [result.snippet[s:e] for s, e in result.highlights] == ["studies"]  # the word form is marked
+    result = service.search("photo*", mode="keyword").results[0]
+    assert [result.snippet[s:e] for s, e in result.highlights] == ["photographs"]
+    result = service.search('"cat"', mode="keyword").results[0]
+    assert [result.snippet[s:e] for s, e in result.highlights] == ["cat"]
 
 
 def test_excluded_word_and_phrase(service):
