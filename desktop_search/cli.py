@@ -156,7 +156,7 @@ def _duration(seconds: float) -> str:
 def _exact_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``path`` as readable text plus ``path_bytes_b64`` (the exact bytes, base64) where the name is
     not valid UTF-8: JSON cannot carry such bytes, and the U+FFFD display form opens nothing."""
-    from desktop_search.core.paths import display, exact_form
+    from desktop_search.core.service import display, exact_form
 
     return [{**r, "path": display(r["path"]), **exact_form(r["path"])} if isinstance(r.get("path"), str) else r
             for r in rows]
@@ -241,7 +241,7 @@ def _write_crash_log() -> str:
     import tempfile
     import traceback
 
-    from desktop_search.core.privacy import redacted_traceback
+    from desktop_search.core.service import redacted_traceback
 
     # mkstemp: mode 0600; messages left out unless opted in (they may quote documents or queries)
     fd, path = tempfile.mkstemp(prefix="desktop-search-crash-", suffix=".log")
@@ -255,7 +255,7 @@ def _write_crash_log() -> str:
 
 
 def _data_dir(args: argparse.Namespace) -> Any:
-    from desktop_search.core.config import resolve_data_dir
+    from desktop_search.core.service import resolve_data_dir
 
     return resolve_data_dir(args.data_dir)
 
@@ -283,11 +283,15 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from desktop_search.core.catalog import CatalogError
-    from desktop_search.core.evaluate import EvalError
-    from desktop_search.core.model import ModelUnavailable
-    from desktop_search.core.search import QueryError
-    from desktop_search.core.service import Busy, ModelMismatch, describe
+    from desktop_search.core.service import (
+        Busy,
+        CatalogError,
+        EvalError,
+        ModelMismatch,
+        ModelUnavailable,
+        QueryError,
+        describe,
+    )
 
     if args.command == "extract":
         return _cmd_extract(args)
@@ -303,7 +307,7 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"catalog was damaged ({exc}); set aside in {', '.join(info['set_aside'])}, "
                              f"rebuilding the index of {info['roots']} folder(s)\n")
     if args.model and args.command in ("index", "search", "eval", "doctor"):
-        from desktop_search.core.model import find_model
+        from desktop_search.core.service import find_model
 
         try:  # a model the person named explicitly must be usable, or we say so at once
             find_model(args.model, _data_dir(args))
@@ -333,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(service: Any, args: argparse.Namespace) -> int:
-    from desktop_search.core.indexer import Cancelled
+    from desktop_search.core.service import Cancelled
 
     for p in args.paths:
         if not os.path.exists(p):
@@ -381,7 +385,7 @@ def _cmd_search(service: Any, args: argparse.Namespace) -> int:
     if not response.results:
         print("no results")
     for i, r in enumerate(response.results, 1):
-        from desktop_search.core.paths import display
+        from desktop_search.core.service import display
 
         page = f" (page {r.page})" if r.page else ""
         print(f"{i:2d}. {display(r.path)}{page}  [{r.score:.3f}]")
@@ -505,7 +509,7 @@ def _cmd_model(service: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
-    from desktop_search.core.watcher import watch
+    from desktop_search.core.service import watch
 
     stop = _stop_flag()
     for f in service.root_states():
@@ -546,7 +550,7 @@ def _cmd_include(service: Any, args: argparse.Namespace) -> int:
 def _reconcile(service: Any) -> int:
     """After exclusions changed: drop what they now leave out, read what they now let in (keyword-searchable
     at once; encoded by the next `index`, or by a running `watch` or window within seconds)."""
-    from desktop_search.core.indexer import Cancelled
+    from desktop_search.core.service import Cancelled
 
     if not service.roots():
         return EXIT_OK
@@ -579,7 +583,7 @@ def _cmd_exclusions(service: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(service: Any, args: argparse.Namespace) -> int:
-    from desktop_search.core.evaluate import run_eval
+    from desktop_search.core.service import run_eval
 
     result = run_eval(service, args.beir_dir, split=args.split, mode=args.mode, exact=args.exact,
                       progress=ProgressPrinter(), limit_queries=args.limit_queries)

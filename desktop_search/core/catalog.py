@@ -414,6 +414,12 @@ class Catalog:
         """Every catalogued file path, as stored (see paths.from_db)."""
         return [r[0] for r in self.db.execute("SELECT path FROM files")]
 
+    def file_id(self, path: str) -> int | None:
+        """The catalog id of the file at ``path`` (a file-system path, not the stored form), or None."""
+        from . import paths as P
+
+        return self.scalar("SELECT id FROM files WHERE path = ?", [P.to_db(path)])
+
     def failures(self) -> list[dict[str, Any]]:
         """Files that could not be read (not the skipped non-documents), by path."""
         return self.query("SELECT path, reason, size, failed_at FROM failures WHERE skipped = 0 ORDER BY path")

@@ -26,11 +26,14 @@ from filelock import Timeout as LockTimeout
 from . import paths as P
 from . import setaside
 from .catalog import Catalog, CatalogError, Writer
-from .config import DEFAULT_MODEL, MODEL_ENV, Settings, resolve_data_dir
+from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
+from .download import DownloadCancelled
 from .encoder import Encoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
+from .evaluate import EvalError, run_eval
 from .exclusions import PatternError  # noqa: F401 (re-exported for the CLI)
 from .extract import ExtractLimits, ExtractOutcome, extract_one
+from .highlight import keyword_spans, merge_spans
 from .index import SegmentStore
 from .indexer import Cancelled, Indexer, IndexReport, Progress
 from .live import LiveIndex
@@ -45,9 +48,12 @@ from .model import (
     model_key,
     resolve_model,
 )
-from .privacy import make_private_dir, private_umask, tighten, write_private
+from .paths import display, exact_form
+from .privacy import FILE_MODE, make_private_dir, private_umask, redacted_traceback, tighten, write_private
+from .query import STOPWORDS, QueryError, parse_query
 from .scan import root_state
 from .search import Searcher, SearchResponse
+from .watcher import watch
 
 CATALOG = "catalog.db"
 STATE = "state.json"  # roots and settings mirrored outside SQLite, so a lost catalog can be rebuilt
@@ -644,4 +650,9 @@ def _media_error(exc: OSError) -> bool:
 
 __all__ = ["Busy", "CatalogBusy", "CatalogDamaged", "CatalogError", "DiskFull", "ModelMismatch", "ModelUnavailable",
            "ReadOnly",
-           "Service", "asdict", "describe", "extract_file", "rebuild_catalog"]
+           "Service", "asdict", "describe", "extract_file", "rebuild_catalog",
+           # the CLI and the window reach the core only through this module (tests/unit/test_layering.py):
+           # the types, errors, constants and small pure helpers they use are re-exported here
+           "FILE_MODE", "STOPWORDS", "Cancelled", "DownloadCancelled", "EvalError", "PatternError", "QueryError",
+           "default_data_dir", "display", "exact_form", "find_model", "keyword_spans", "make_private_dir",
+           "merge_spans", "parse_query", "redacted_traceback", "resolve_data_dir", "run_eval", "watch"]

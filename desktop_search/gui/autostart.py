@@ -22,7 +22,7 @@ def launch_command(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
     (with ``--data-dir`` when it is not the default one)."""
     command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "desktop_search"]
     if data_dir is not None:
-        from desktop_search.core.config import default_data_dir
+        from desktop_search.core.service import default_data_dir
 
         if Path(data_dir).absolute() != default_data_dir().absolute():
             command += ["--data-dir", str(data_dir)]

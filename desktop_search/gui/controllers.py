@@ -309,8 +309,7 @@ class IndexController(QObject):
         self._next()
 
     def _error(self, name: str, exc: BaseException) -> None:
-        from desktop_search.core.indexer import Cancelled
-        from desktop_search.core.service import Busy
+        from desktop_search.core.service import Busy, Cancelled
 
         self._running = None
         self.last_error = exc  # the window tells a full disk (banner, retried later) from other failures
@@ -394,7 +393,7 @@ class ModelLoader(QObject):
         self.ready.emit()
 
     def _fail(self, exc: BaseException) -> None:
-        from desktop_search.core.download import DownloadCancelled
+        from desktop_search.core.service import DownloadCancelled
 
         if isinstance(exc, DownloadCancelled):
             self.state = "cancelled"

@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from desktop_search.core.privacy import FILE_MODE, make_private_dir, redacted_traceback
+from desktop_search.core.service import FILE_MODE, make_private_dir, redacted_traceback
 
 KEEP_LOGS = 50  # older crash logs are deleted
 

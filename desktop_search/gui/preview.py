@@ -31,7 +31,7 @@ class PreviewData:
 def hit_terms(query: str, matched: dict[str, str] | None = None) -> list[str]:
     """The words to mark: query words and phrases (not function words), and the document words that
     the model matched to them."""
-    from desktop_search.core.search import STOPWORDS, QueryError, parse_query
+    from desktop_search.core.service import STOPWORDS, QueryError, parse_query
 
     try:
         q = parse_query(query)
@@ -49,13 +49,11 @@ def hit_terms(query: str, matched: dict[str, str] | None = None) -> list[str]:
 
 def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     """Runs on a worker thread: indexed passages if the catalog has them, else a fresh extraction."""
-    from desktop_search.core import paths as P
-    from desktop_search.core.highlight import keyword_spans, merge_spans
+    from desktop_search.core.service import keyword_spans, merge_spans
 
     path = result.path
     text, page_starts, anchor, source = "", [], 0, "index"
-    c = service.reader()
-    file_id = result.file_id or c.scalar("SELECT id FROM files WHERE path = ?", [P.to_db(path)])
+    file_id = result.file_id or service.reader().file_id(path)
     indexed = service.document_text(file_id) if file_id else ("", [], {})
     if indexed[0]:
         text, page_starts, offsets = indexed
