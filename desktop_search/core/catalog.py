@@ -647,6 +647,10 @@ class Catalog:
         return {pid: (path, seq) for pid, path, seq in self.db.execute(
             "SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.segment_id > 0")}
 
+    def passage_paths(self) -> dict[int, str]:
+        """The file path (as stored, see paths.from_db) of every passage, by passage id."""
+        return dict(self.db.execute("SELECT p.id, f.path FROM passages p JOIN files f ON f.id = p.file_id"))
+
     def commit_merge(self, name: str, kind: str, model_key: str, dim: int, passage_ids: list[int], n_tokens: int,
                      source_ids: list[int], archive_ids: list[int]) -> int:
         """Make the merged segment ``name`` live in place of ``source_ids`` (``archive_ids`` among them are

@@ -197,10 +197,7 @@ def _exact_runner(service: Any) -> Callable[[str], list[str]]:
     """Reference ranking: exact MaxSim of every passage from raw vectors, best passage per file."""
     c = service.reader()
     service.store.refresh(c, force=True)
-    owner = {
-        pid: Path(P.from_db(path)).stem
-        for pid, path in c.db.execute("SELECT p.id, f.path FROM passages p JOIN files f ON f.id = p.file_id")
-    }
+    owner = {pid: Path(P.from_db(path)).stem for pid, path in c.passage_paths().items()}
     encoder = service.encoder()
 
     def rank(query: str) -> list[str]:
