@@ -161,23 +161,26 @@ def test_lower_priority_from_a_worker_spares_main_and_named_threads():
     code = textwrap.dedent('''
         import os, threading
         from desktop_search.core.encoder import lower_priority
-        ready, done = threading.Event(), threading.Event()
+        ready, done = threading.Barrier(3), threading.Event()  # both idle threads named, and main
         tids = {}
         def idle(key, name=None):
             tids[key] = threading.get_native_id()
             if name:
                 with open(f"/proc/self/task/{tids[key]}/comm", "w") as f:
                     f.write(name)
-            ready.set() if len(tids) == 2 else None
+            ready.wait()
             done.wait()
-        named = threading.Thread(target=idle, args=("named", "search"))
-        plain = threading.Thread(target=idle, args=("plain",))
+        # daemon threads: a failure in the main thread must end the child, not leave it waiting on them
+        named = threading.Thread(target=idle, args=("named", "search"), daemon=True)
+        plain = threading.Thread(target=idle, args=("plain",), daemon=True)
         named.start(); plain.start(); ready.wait()
+        nice = {}
         def encode():
             tids["encoder"] = threading.get_native_id()
             lower_priority(10)
+            # read while every thread still runs: a joined thread's tid may already be gone (ESRCH)
+            nice.update({k: os.getpriority(os.PRIO_PROCESS, t) for k, t in tids.items()})
         worker = threading.Thread(target=encode); worker.start(); worker.join()
-        nice = {k: os.getpriority(os.PRIO_PROCESS, t) for k, t in tids.items()}
         nice["main"] = os.getpriority(os.PRIO_PROCESS, os.getpid())
         done.set(); named.join(); plain.join()
         print(sorted(nice.items()))
