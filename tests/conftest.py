@@ -50,3 +50,27 @@ def cli(tmp_path, capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def unprivileged_cli():
+    """A factory: ``unprivileged_cli(base)`` runs the real CLI as its own process with ``--data-dir
+    base/data`` and HOME=base. As root (which reads anything) it first drops the capabilities that
+    bypass file permissions, with util-linux's setpriv, so unreadable files really are unreadable."""
+    import subprocess
+    import sys
+
+    def make(base: Path):  # type: ignore[no-untyped-def]
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            caps = "-dac_override,-dac_read_search"
+            prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
+        env = {**os.environ, "HOME": str(base), "HF_HUB_OFFLINE": "1"}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            cmd = [*prefix, sys.executable, "-m", "desktop_search", "--data-dir", str(base / "data"), *args]
+            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+        return run
+
+    return make

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,20 +49,12 @@ def _spoil(roots: dict[str, str]) -> None:
     Path(roots["became-file"]).write_text("now a file with zqnowafile\n")
 
 
-def test_status_json_gives_each_bad_folder_a_state_and_keeps_its_files() -> None:
+def test_status_json_gives_each_bad_folder_a_state_and_keeps_its_files(unprivileged_cli) -> None:
     """The real CLI; as root it first drops the capabilities that bypass permissions (setpriv)."""
     base = Path(tempfile.mkdtemp(prefix="ds-badroots-"))
     try:
         roots = _make_roots(base)
-        prefix = []
-        if os.geteuid() == 0:
-            caps = "-dac_override,-dac_read_search"
-            prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
-        env = {**os.environ, "HOME": str(base), "HF_HUB_OFFLINE": "1"}
-
-        def run(*args: str) -> subprocess.CompletedProcess[str]:
-            cmd = [*prefix, sys.executable, "-m", "desktop_search", "--data-dir", str(base / "data"), *args]
-            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        run = unprivileged_cli(base)
 
         first = run("index", "--keyword-only", *roots.values())
         assert first.returncode == 0, first.stderr

@@ -91,11 +91,9 @@ def test_non_utf8_file_names_are_indexed_and_printed(cli, tmp_path, tiny_model):
     assert code == 0 and "menu.txt" in out
 
 
-def test_unreadable_file_is_listed_as_failed():
+def test_unreadable_file_is_listed_as_failed(unprivileged_cli):
     """Runs the real CLI; as root (which reads anything) it first drops the capabilities that bypass
     file permissions, with util-linux's setpriv."""
-    import subprocess
-    import sys
     import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="ds-unreadable-"))
@@ -105,15 +103,7 @@ def test_unreadable_file_is_listed_as_failed():
         (folder / "fine.txt").write_text("readable text about lighthouses")
         (folder / "locked.txt").write_text("secret")
         (folder / "locked.txt").chmod(0)
-        prefix = []
-        if os.geteuid() == 0:
-            caps = "-dac_override,-dac_read_search"
-            prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
-        env = {**os.environ, "HOME": str(base), "HF_HUB_OFFLINE": "1"}
-
-        def run(*args):
-            cmd = [*prefix, sys.executable, "-m", "desktop_search", "--data-dir", str(base / "data"), *args]
-            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        run = unprivileged_cli(base)
 
         done = run("index", str(folder), "--keyword-only")
         assert done.returncode == 0, done.stderr

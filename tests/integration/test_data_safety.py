@@ -149,7 +149,7 @@ def test_non_utf8_paths_round_trip_exactly_through_json(cli, tmp_path, tiny_mode
     assert "\ufffd" in odd["path"]  # the display form says something is not printable
 
 
-def test_an_unreadable_subfolder_is_reported_not_skipped_silently():
+def test_an_unreadable_subfolder_is_reported_not_skipped_silently(unprivileged_cli):
     """Runs the real CLI without the capabilities that let root read anything (setpriv)."""
     base = Path(tempfile.mkdtemp(prefix="ds-unreadable-dir-"))
     try:
@@ -158,15 +158,7 @@ def test_an_unreadable_subfolder_is_reported_not_skipped_silently():
         (folder / "fine.txt").write_text("readable text about lighthouses")
         (folder / "private" / "diary.txt").write_text("hidden text")
         (folder / "private").chmod(0)
-        prefix = []
-        if os.geteuid() == 0:
-            caps = "-dac_override,-dac_read_search"
-            prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
-        env = {**os.environ, "HOME": str(base), "HF_HUB_OFFLINE": "1"}
-
-        def run(*args: str) -> subprocess.CompletedProcess[str]:
-            cmd = [*prefix, sys.executable, "-m", "desktop_search", "--data-dir", str(base / "data"), *args]
-            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        run = unprivileged_cli(base)
 
         done = run("index", str(folder), "--keyword-only")
         assert done.returncode == 0, done.stderr
