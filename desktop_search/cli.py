@@ -525,26 +525,24 @@ def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_exclude(service: Any, args: argparse.Namespace) -> int:
+def _change_exclusions(service: Any, args: argparse.Namespace, adding: bool) -> int:
     from desktop_search.core.service import PatternError
 
+    change = service.exclude if adding else service.include
     try:
-        added = service.exclude(args.patterns, folder=args.folder)
+        count = change(args.patterns, folder=args.folder)
     except PatternError as exc:
         raise CliError(str(exc)) from exc
-    sys.stderr.write(f"{added} pattern(s) added\n")
+    sys.stderr.write(f"{count} pattern(s) {'added' if adding else 'removed'}\n")
     return _reconcile(service)
+
+
+def _cmd_exclude(service: Any, args: argparse.Namespace) -> int:
+    return _change_exclusions(service, args, adding=True)
 
 
 def _cmd_include(service: Any, args: argparse.Namespace) -> int:
-    from desktop_search.core.service import PatternError
-
-    try:
-        removed = service.include(args.patterns, folder=args.folder)
-    except PatternError as exc:
-        raise CliError(str(exc)) from exc
-    sys.stderr.write(f"{removed} pattern(s) removed\n")
-    return _reconcile(service)
+    return _change_exclusions(service, args, adding=False)
 
 
 def _reconcile(service: Any) -> int:
