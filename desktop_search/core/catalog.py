@@ -496,6 +496,15 @@ class Catalog:
         cursor = self.db.execute("DELETE FROM exclusions WHERE folder = ? AND pattern = ?", [folder, pattern])
         return cursor.rowcount > 0
 
+    def replace_exclusions(self, rows: list[tuple[str, str, bool]]) -> None:
+        """Make the patterns exactly ``rows`` ((folder, pattern, is a default), as :meth:`exclusions` gives):
+        a rebuilt catalog gets the person's patterns back, removed defaults staying removed."""
+        self.db.execute("DELETE FROM exclusions")
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO exclusions(folder, pattern, is_default, added_at) VALUES (?, ?, ?, ?)",
+            [(folder, pattern, int(default), time.time()) for folder, pattern, default in rows],
+        )
+
     # the scanner's view of the files table -------------------------------------------------------------
     @staticmethod
     def _scope_clause(scopes: list[str] | None) -> tuple[str, list[Any]]:

@@ -31,7 +31,7 @@ from .download import DownloadCancelled
 from .encoder import Encoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
-from .exclusions import PatternError  # noqa: F401 (re-exported for the CLI)
+from .exclusions import GITIGNORE_SETTING, PatternError  # noqa: F401 (PatternError: re-exported for the CLI)
 from .extract import ExtractLimits, ExtractOutcome, extract_one
 from .highlight import keyword_spans, merge_spans
 from .index import SegmentStore
@@ -164,11 +164,15 @@ class Service(LiveIndex):
             self._lock.release()
 
     def _save_state(self) -> None:
-        state = {
-            "roots": self.writer.call(lambda c: c.roots()),
-            "excludes": self.writer.call(lambda c: c.roots("exclude")),
-            "settings": self.writer.call(lambda c: c.load_settings().as_dict()),
-        }
+        # everything the person chose, so that rebuilding a damaged catalog forgets none of it
+        state = self.writer.call(lambda c: {
+            "roots": c.roots(),
+            "excludes": c.roots("exclude"),
+            "settings": c.load_settings().as_dict(),
+            "exclusions": c.exclusions(),
+            "gitignore": bool(c.get_setting(GITIGNORE_SETTING, False)),
+            "model": c.get_setting("model"),
+        })
         write_private(self.data_dir / STATE, json.dumps(state, indent=1))  # 0600, atomic
 
     # --- model -----------------------------------------------------------------------------------
@@ -213,7 +217,10 @@ class Service(LiveIndex):
             c.set_setting("model", choice)
             return True
 
-        return bool(self.writer.call(adopt))
+        adopted = bool(self.writer.call(adopt))
+        if adopted:
+            self._save_state()
+        return adopted
 
     def switch_model(self, choice: str | None) -> dict[str, Any]:
         """Make ``choice`` (hub id or model folder; None: the default) this index's model, recorded in
@@ -235,6 +242,7 @@ class Service(LiveIndex):
             self._resolved_choice = self.model_choice()
             self._encoder = None
             self._model_error = None
+        self._save_state()
         return {"model": location.name, "files_to_encode": int(files)}
 
     def encoder(self) -> Encoder | None:
@@ -608,6 +616,12 @@ def rebuild_catalog(data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
                         catalog.add_root(r, "exclude")
                     if state.get("settings"):
                         catalog.save_settings(Settings.from_mapping(state["settings"]))
+                    if "exclusions" in state:  # older state files have none: the defaults stay
+                        catalog.replace_exclusions([(f, p, bool(d)) for f, p, d in state["exclusions"]])
+                    if state.get("gitignore"):
+                        catalog.set_setting(GITIGNORE_SETTING, True)
+                    if state.get("model"):
+                        catalog.set_setting("model", state["model"])
             finally:
                 catalog.close()
         except BaseException as exc:  # e.g. the disk filled up: the new catalog goes, the old one comes back

@@ -267,3 +267,27 @@ def test_read_only_data_folder_searches_and_writers_say_why(cli, tmp_path, topic
         for command in (["index"], ["index", topics], ["remove", topics], ["doctor", "--repair"]):
             code, out, err = cli("--data-dir", data, "--model", tiny_model, *command)
             assert code == 1 and _one_error(err, "read-only"), (command, err)
+
+
+def test_a_rebuilt_catalog_keeps_the_persons_patterns_gitignore_choice_and_model(cli, tmp_path, topics, tiny_model):
+    """state.json mirrors every choice, so `doctor --repair` after a lost catalog forgets none of them:
+    an added pattern, a removed default, the .gitignore choice and the model switched to."""
+    data = tmp_path / "data"
+    code, _, err = cli("--data-dir", data, "index", "--keyword-only", topics)
+    assert code == 0, err
+    assert cli("--data-dir", data, "exclude", "*.log")[0] == 0
+    assert cli("--data-dir", data, "include", "node_modules/")[0] == 0
+    assert cli("--data-dir", data, "exclusions", "--gitignore", "on")[0] == 0
+    assert cli("--data-dir", data, "model", tiny_model)[0] == 0
+    before = json.loads(cli("--data-dir", data, "exclusions", "--json")[1])
+    for suffix in ("-wal", "-shm"):
+        (data / f"catalog.db{suffix}").unlink(missing_ok=True)
+    (data / "catalog.db").write_bytes(os.urandom(64 * 1024))
+    code, out, err = cli("--data-dir", data, "doctor", "--repair")
+    assert code == 0, out + err
+    after = json.loads(cli("--data-dir", data, "exclusions", "--json")[1])
+    assert after == before and after["gitignore"] is True
+    assert "*.log" in {p["pattern"] for p in after["patterns"]}
+    assert "node_modules/" not in {p["pattern"] for p in after["patterns"]}
+    code, out, _ = cli("--data-dir", data, "model", "--json")
+    assert code == 0 and str(tiny_model) in out
