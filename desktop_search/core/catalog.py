@@ -390,6 +390,28 @@ class Catalog:
         """Files whose name/title (names_fts) match the FTS5 expression."""
         return {r[0] for r in self.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ?", [match])}
 
+    def passage_file_ids(self, passage_ids: list[int], where: str, params: list[Any]) -> dict[int, int]:
+        """Passage id → file id of those of ``passage_ids`` (not empty) whose file passes ``where`` (alias f)."""
+        return dict(self.db.execute(
+            f"SELECT p.id, p.file_id FROM passages p JOIN files f ON f.id = p.file_id "
+            f"WHERE p.id IN ({','.join('?' * len(passage_ids))}) AND {where}",
+            [*passage_ids, *params],
+        ).fetchall())
+
+    def result_files(self, file_ids: list[int]) -> dict[int, tuple[int, str, str | None, int, float, str]]:
+        """(id, stored path, title, size, mtime, ext) of each of ``file_ids`` (not empty) still catalogued, by id."""
+        return {row[0]: row for row in self.db.execute(
+            f"SELECT id, path, title, size, mtime, ext FROM files WHERE id IN ({','.join('?' * len(file_ids))})",
+            file_ids)}
+
+    def result_passages(self, passage_ids: list[int]) -> dict[int, tuple[int, str, int | None, int | None, int | None]]:
+        """(id, text, page, segment id, local id) of each of ``passage_ids`` still catalogued, by id."""
+        if not passage_ids:
+            return {}
+        return {row[0]: row for row in self.db.execute(
+            f"SELECT id, text, page, segment_id, local_id FROM passages "
+            f"WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)}
+
     SORT_ORDER = {"date": "f.mtime DESC", "name": "f.name COLLATE NOCASE ASC", "size": "f.size DESC"}
 
     def filtered_files(self, where: str, params: list[Any], sort: str, limit: int,
@@ -419,6 +441,28 @@ class Catalog:
         from . import paths as P
 
         return self.scalar("SELECT id FROM files WHERE path = ?", [P.to_db(path)])
+
+    def file_rows(self) -> list[dict[str, Any]]:
+        """``{"id", "path"}`` of every catalogued file (path as stored, see paths.from_db)."""
+        return self.query("SELECT id, path FROM files")
+
+    def failure_paths(self) -> list[str]:
+        """The stored path of every failure, skipped non-documents included."""
+        return [r["path"] for r in self.query("SELECT path FROM failures")]
+
+    def forget_failure(self, path: str) -> int:
+        """Drop the failure of ``path`` (stored form); returns how many rows went (0 or 1). Runs inside the
+        caller's open transaction."""
+        return int(self.db.execute("DELETE FROM failures WHERE path = ?", [path]).rowcount)
+
+    def forget_failures(self) -> int:
+        """Drop every failure (not the skipped non-documents); returns how many. Runs inside the caller's
+        open transaction."""
+        return int(self.db.execute("DELETE FROM failures WHERE skipped = 0").rowcount)
+
+    def document_passages(self, file_id: int) -> list[dict[str, Any]]:
+        """``{"id", "char_start", "page", "text"}`` of one file's passages, in order."""
+        return self.query("SELECT id, char_start, page, text FROM passages WHERE file_id = ? ORDER BY seq", [file_id])
 
     def failures(self) -> list[dict[str, Any]]:
         """Files that could not be read (not the skipped non-documents), by path."""
@@ -567,6 +611,7 @@ class Catalog:
                 "failed": int(failed or 0)}
 
     def delete_files(self, ids: list[int]) -> None:
+        """Drop the files ``ids`` with their passages, 500 at a time. Runs inside the caller's open transaction."""
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))

@@ -197,11 +197,7 @@ class Searcher:
             return []
         ids = [h[0] for h in hits]
         where, params = self._file_filter_sql(q)
-        rows = dict(c.db.execute(
-            f"SELECT p.id, p.file_id FROM passages p JOIN files f ON f.id = p.file_id "
-            f"WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}",
-            [*ids, *params],
-        ).fetchall())
+        rows = c.passage_file_ids(ids, where, params)
         best: dict[int, Hit] = {}
         for pid, score in hits:
             fid = rows.get(pid)
@@ -343,13 +339,9 @@ class Searcher:
             chunk = fused[pos : pos + limit - len(results) + 8]  # a few spare for files gone since indexing
             pos += len(chunk)
             file_ids = [fid for fid, _ in chunk]
-            files = {row[0]: row for row in c.db.execute(
-                f"SELECT id, path, title, size, mtime, ext FROM files WHERE id IN ({','.join('?' * len(file_ids))})",
-                file_ids)}
+            files = c.result_files(file_ids)
             passage_ids = [hit.passage_id for _, (_, hit) in chunk if hit.passage_id]
-            passages = {row[0]: row for row in c.db.execute(
-                f"SELECT id, text, page, segment_id, local_id FROM passages "
-                f"WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)} if passage_ids else {}
+            passages = c.result_passages(passage_ids)
             for fid, (score, hit) in chunk:
                 row = files.get(fid)
                 if row is None:

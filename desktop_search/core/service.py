@@ -322,20 +322,16 @@ class Service(LiveIndex):
                 with c.transaction():
                     for t in targets:
                         c.remove_root(P.to_db(t))
-                    rows = c.query("SELECT id, path FROM files")
+                    rows = c.file_rows()
                     doomed = [
                         r["id"] for r in rows
                         if any(_under(P.from_db(r["path"]), t) for t in targets)
                         and not any(_under(P.from_db(r["path"]), k) for k in remaining)
                     ]
-                    for start in range(0, len(doomed), 500):
-                        chunk = doomed[start : start + 500]
-                        marks = ",".join("?" * len(chunk))
-                        c.db.execute(f"DELETE FROM passages WHERE file_id IN ({marks})", chunk)
-                        c.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
-                    for r in c.query("SELECT path FROM failures"):
-                        if any(_under(P.from_db(r["path"]), t) for t in targets):
-                            c.db.execute("DELETE FROM failures WHERE path = ?", [r["path"]])
+                    c.delete_files(doomed)
+                    for path in c.failure_paths():
+                        if any(_under(P.from_db(path), t) for t in targets):
+                            c.forget_failure(path)
                     dropped = len(doomed)
                     c.bump_generation()
                 return dropped
@@ -404,10 +400,8 @@ class Service(LiveIndex):
         def forget(c: Catalog) -> int:
             with c.transaction():
                 if paths is None:
-                    return int(c.db.execute("DELETE FROM failures WHERE skipped = 0").rowcount)
-                return sum(
-                    int(c.db.execute("DELETE FROM failures WHERE path = ?", [P.to_db(p)]).rowcount) for p in paths
-                )
+                    return c.forget_failures()
+                return sum(c.forget_failure(P.to_db(p)) for p in paths)
 
         return self.writer.call(forget)
 
@@ -427,9 +421,7 @@ class Service(LiveIndex):
 
     def document_text(self, file_id: int) -> tuple[str, list[int], dict[int, int]]:
         """The indexed text of a file: (text, page start offsets, passage id → char offset)."""
-        rows = self.reader().query(
-            "SELECT id, char_start, page, text FROM passages WHERE file_id = ? ORDER BY seq", [file_id]
-        )
+        rows = self.reader().document_passages(file_id)
         page_starts: list[int] = []
         for r in rows:
             while r["page"] is not None and len(page_starts) < r["page"]:
