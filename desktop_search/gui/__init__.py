@@ -11,20 +11,26 @@ import sys
 from typing import Any
 
 
+def _application(argv: list[str] | None = None) -> Any:
+    """The QApplication (created once, named before creation)."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.setApplicationName("Desktop Search")
+    QApplication.setOrganizationName("desktop-search")
+    QApplication.setDesktopFileName("desktop-search")
+    return QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+
+
 def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> tuple[Any, Any, Any]:
     """Build the QApplication, the Service and the main window (shown, model not yet loaded).
 
     Returns ``(app, service, window)``; raises ``CatalogError`` if the catalog cannot be opened.
     """
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from .theme import app_icon, apply_theme
 
-    QApplication.setApplicationName("Desktop Search")
-    QApplication.setOrganizationName("desktop-search")
-    QApplication.setDesktopFileName("desktop-search")
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app = _application(argv)
     app.setWindowIcon(app_icon())
     apply_theme(app)  # type: ignore[arg-type]
 
@@ -65,9 +71,23 @@ def create_app(args: argparse.Namespace | None = None, argv: list[str] | None = 
 
 
 def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = None) -> int:
-    """Show the window at once; the model loads in the background. Returns the exit code."""
-    from desktop_search.core.service import CatalogDamaged, CatalogError
+    """Show the window at once; the model loads in the background. Returns the exit code.
 
+    If a window already runs on the same data folder, bring it to the front instead (``--minimized``:
+    leave it as it is) and return 0 before the Service or the model starts.
+    """
+    from desktop_search.core.service import CatalogDamaged, CatalogError, resolve_data_dir
+
+    from .single_instance import FirstInstance, hand_over
+
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    _application(argv)
+    activate = not getattr(args, "minimized", False)
+    if hand_over(data_dir, activate=activate):
+        return 0
+    instance = FirstInstance(data_dir)
+    if not instance.listen() and hand_over(data_dir, activate=activate):  # another launch won the race
+        return 0
     try:
         try:
             app, service, window = create_app(args, argv)
@@ -82,6 +102,7 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
                 "rebuilt from your folders.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
+                instance.close()
                 return 1
             rebuild_catalog(getattr(args, "data_dir", None))
             app, service, window = create_app(args, argv)
@@ -89,10 +110,13 @@ def run_app(args: argparse.Namespace | None = None, argv: list[str] | None = Non
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.critical(None, "Desktop Search", str(exc))
+        instance.close()
         return 1
+    instance.set_handler(window.show_and_focus)
     try:
         return int(app.exec())
     finally:
+        instance.close()
         window.crash_reporter.uninstall()
         window.shutdown()
         service.close()
