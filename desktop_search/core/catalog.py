@@ -1,5 +1,7 @@
 """The catalog: SQLite (through sqlite-utils, WAL) is the source of truth.
 
+Its length is deliberate: the one data-access layer, every SQL statement of the program lives here.
+
 Tables: roots, files, passages (+ FTS5), failures, segments, settings. ``PRAGMA user_version`` holds
 the schema version; :data:`MIGRATIONS` brings older catalogs forward. Every write goes through one
 :class:`Writer` thread; readers open their own connections.
@@ -728,6 +730,109 @@ class Catalog:
                     self.db.execute("DELETE FROM segments WHERE id = ?", [sid])
             self.bump_generation()
         return int(new_id or 0)
+
+    # the indexer's writes: each runs inside the indexer's open transaction (Indexer._store_extracted,
+    # _encode_batch, repair), which decides what commits together -------------------------------------
+    def requeue_segments(self, segment_ids: list[int]) -> None:
+        """Forget ``segment_ids`` (damaged); every passage pointing at a segment that is not live waits
+        for encoding again, and so do its files. Runs inside the caller's open transaction."""
+        for sid in segment_ids:
+            self.db.execute("DELETE FROM segments WHERE id = ?", [sid])
+        dangling = "segment_id > 0 AND segment_id NOT IN (SELECT id FROM segments WHERE state = 'live')"
+        self.db.execute(
+            f"UPDATE files SET state = 'extracted' WHERE id IN (SELECT file_id FROM passages WHERE {dangling})"
+        )
+        self.db.execute(f"UPDATE passages SET segment_id = NULL, local_id = NULL WHERE {dangling}")
+        self.bump_generation()
+
+    def drop_passages(self, file_id: int) -> None:
+        """Delete one file's passages (its row stays). Runs inside the caller's open transaction."""
+        self.db.execute("DELETE FROM passages WHERE file_id = ?", [file_id])
+
+    def drop_file(self, file_id: int) -> None:
+        """Delete one file's row (its passages first: :meth:`drop_passages`). Runs inside the caller's
+        open transaction."""
+        self.db.execute("DELETE FROM files WHERE id = ?", [file_id])
+
+    def record_failure(self, path: str, size: int, mtime: float, reason: str, skipped: bool, failed_at: float) -> None:
+        """Remember that ``path`` (stored form) could not be read (``skipped``: not a document), replacing
+        an older failure of it. Runs inside the caller's open transaction."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO failures(path, size, mtime, reason, skipped, failed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [path, size, mtime, reason, int(skipped), failed_at],
+        )
+
+    def add_file(self, values: dict[str, Any]) -> int:
+        """Insert a files row from column → value; returns its id. Runs inside the caller's open transaction."""
+        cols = ",".join(values)
+        cursor = self.db.execute(
+            f"INSERT INTO files({cols}) VALUES ({','.join('?' * len(values))})", list(values.values())
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_file(self, file_id: int, values: dict[str, Any]) -> None:
+        """Set the columns of one files row from column → value. Runs inside the caller's open transaction."""
+        sets = ",".join(f"{k} = ?" for k in values)
+        self.db.execute(f"UPDATE files SET {sets} WHERE id = ?", [*values.values(), file_id])
+
+    def add_passages(self, rows: list[tuple[int, int, int, int, int | None, str, int | None]]) -> None:
+        """Insert passages: (file id, seq, char start, char end, page, text, segment id: None = waits for
+        vectors, 0 = none needed). Runs inside the caller's open transaction."""
+        self.db.conn.executemany(
+            "INSERT INTO passages(file_id, seq, char_start, char_end, page, text, segment_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def mark_indexed(self, file_id: int) -> None:
+        """One file needs no vectors (no passages): indexed at once. Runs inside the caller's open transaction."""
+        self.db.execute("UPDATE files SET state = 'indexed' WHERE id = ?", [file_id])
+
+    def files_waiting_for_encoding(self) -> list[dict[str, Any]]:
+        """``{"id", "path", "chars", "updated_at"}`` of the files with passages waiting for vectors, by id."""
+        return self.query("SELECT id, path, chars, updated_at FROM files WHERE state = 'extracted' ORDER BY id")
+
+    def passages_to_encode(self, file_ids: list[int]) -> list[dict[str, Any]]:
+        """``{"id", "file_id", "char_start", "char_end", "text"}`` of the passages of ``file_ids``, by file and seq."""
+        marks = ",".join("?" * len(file_ids))
+        return self.query(
+            f"SELECT id, file_id, char_start, char_end, text FROM passages WHERE file_id IN ({marks}) "
+            "ORDER BY file_id, seq",
+            file_ids,
+        )
+
+    def add_flat_segment(self, name: str, model_key: str, dim: int, n_passages: int, n_tokens: int) -> int:
+        """Record the new live flat segment in folder ``name``; returns its id. Runs inside the caller's
+        open transaction."""
+        return int(self.db.execute(
+            "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
+            "VALUES ('flat', ?, ?, ?, ?, ?, 'live', ?)",
+            [name, model_key, dim, n_passages, n_tokens, time.time()],
+        ).lastrowid or 0)
+
+    def assign_vectors(self, segment_id: int, passage_ids: list[int]) -> None:
+        """Point ``passage_ids`` at their vectors: local id i of ``segment_id`` is ``passage_ids[i]``. Runs
+        inside the caller's open transaction."""
+        self.db.conn.executemany(
+            "UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ?",
+            [(segment_id, local, pid) for local, pid in enumerate(passage_ids)],
+        )
+
+    def mark_without_vectors(self, passage_ids: list[int]) -> None:
+        """Passages the encoder gave no vectors (segment id 0: nothing to wait for). Runs inside the
+        caller's open transaction."""
+        self.db.conn.executemany("UPDATE passages SET segment_id = 0 WHERE id = ?", [(p,) for p in passage_ids])
+
+    def mark_encoded(self, file_ids: list[int]) -> None:
+        """Of ``file_ids``, those still waiting whose passages all have vectors now become indexed (a file
+        may have changed meanwhile). Runs inside the caller's open transaction."""
+        marks = ",".join("?" * len(file_ids))
+        self.db.execute(
+            f"UPDATE files SET state = 'indexed' WHERE id IN ({marks}) AND state = 'extracted' AND NOT EXISTS "
+            "(SELECT 1 FROM passages WHERE passages.file_id = files.id AND passages.segment_id IS NULL)",
+            file_ids,
+        )
 
     def files_to_reencode(self, model_key: str) -> int:
         """Files whose vectors (some or all) were made by another model than ``model_key``, plus the

@@ -172,14 +172,7 @@ class Indexer:
     @staticmethod
     def _requeue_segments(c: Catalog, segment_ids: list[int]) -> None:
         with c.transaction():
-            for sid in segment_ids:
-                c.db.execute("DELETE FROM segments WHERE id = ?", [sid])
-            dangling = "segment_id > 0 AND segment_id NOT IN (SELECT id FROM segments WHERE state = 'live')"
-            c.db.execute(
-                f"UPDATE files SET state = 'extracted' WHERE id IN (SELECT file_id FROM passages WHERE {dangling})"
-            )
-            c.db.execute(f"UPDATE passages SET segment_id = NULL, local_id = NULL WHERE {dangling}")
-            c.bump_generation()
+            c.requeue_segments(segment_ids)
 
     def _ensure_model_key(self) -> None:
         """This run adds vectors only of the index's model (the catalog's ``model_key``). The first run
@@ -295,19 +288,15 @@ class Indexer:
         with c.transaction():
             for outcome, s, digest in batch:
                 dbpath = P.to_db(s.path)
-                old = c.scalar("SELECT id FROM files WHERE path = ?", [dbpath])
+                old = c.file_id(s.path)  # looked up by dbpath, the stored form
                 if old is not None:
-                    c.db.execute("DELETE FROM passages WHERE file_id = ?", [old])
+                    c.drop_passages(old)
                 if outcome.result is None:
                     if old is not None:
-                        c.db.execute("DELETE FROM files WHERE id = ?", [old])
+                        c.drop_file(old)
                     if not os.path.exists(s.path):  # deleted while we worked: simply gone, not a failure
                         continue
-                    c.db.execute(
-                        "INSERT OR REPLACE INTO failures(path, size, mtime, reason, skipped, failed_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [dbpath, s.size, s.mtime, outcome.error or "unknown error", int(outcome.skipped), now],
-                    )
+                    c.record_failure(dbpath, s.size, s.mtime, outcome.error or "unknown error", outcome.skipped, now)
                     continue
                 res = outcome.result
                 name = os.path.basename(s.path)
@@ -317,33 +306,23 @@ class Indexer:
                     pages=res.page_count, chars=len(res.text), updated_at=now,
                 )
                 if old is None:
-                    cols = ",".join(values)
-                    cursor = c.db.execute(
-                        f"INSERT INTO files({cols}) VALUES ({','.join('?' * len(values))})", list(values.values())
-                    )
-                    file_id = cursor.lastrowid
+                    file_id = c.add_file(values)
                 else:
-                    sets = ",".join(f"{k} = ?" for k in values)
-                    c.db.execute(f"UPDATE files SET {sets} WHERE id = ?", [*values.values(), old])
+                    c.update_file(old, values)
                     file_id = old
                 rows = []
                 for seq, span in enumerate(split_passages(res.text, res.page_starts, target)):
                     text = res.text[span.start : span.end]
                     rows.append((file_id, seq, span.start, span.end, span.page, text, None if text.strip() else 0))
-                c.db.conn.executemany(
-                    "INSERT INTO passages(file_id, seq, char_start, char_end, page, text, segment_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                c.add_passages(rows)
                 if not rows:
-                    c.db.execute("UPDATE files SET state = 'indexed' WHERE id = ?", [file_id])
-                c.db.execute("DELETE FROM failures WHERE path = ?", [dbpath])
+                    c.mark_indexed(file_id)
+                c.forget_failure(dbpath)
             c.bump_generation()
 
     # --- encode ----------------------------------------------------------------------------------
     def _encode(self, encoder: Encoder, report: IndexReport) -> None:
-        pending = self.reader.query(
-            "SELECT id, path, chars, updated_at FROM files WHERE state = 'extracted' ORDER BY id")
+        pending = self.reader.files_waiting_for_encoding()
         if self.quiet_s > 0:  # a file still being written (a growing log) is encoded once it is quiet
             cutoff = time.time() - self.quiet_s
             report.deferred += sum(1 for r in pending if r["updated_at"] > cutoff)
@@ -384,12 +363,7 @@ class Indexer:
 
     def _encode_batch(self, encoder: Encoder, files: list[dict[str, Any]], report: IndexReport) -> None:
         ids = [f["id"] for f in files]
-        marks = ",".join("?" * len(ids))
-        rows = self.reader.query(
-            f"SELECT id, file_id, char_start, char_end, text FROM passages WHERE file_id IN ({marks}) "
-            "ORDER BY file_id, seq",
-            ids,
-        )
+        rows = self.reader.passages_to_encode(ids)
         by_file: dict[int, list[dict[str, Any]]] = {}
         for r in rows:
             by_file.setdefault(r["file_id"], []).append(r)
@@ -421,23 +395,12 @@ class Indexer:
             with c.transaction():
                 sid = None
                 if vectors:
-                    sid = c.db.execute(
-                        "INSERT INTO segments(kind, dir, model_key, dim, n_passages, n_tokens, state, created_at) "
-                        "VALUES ('flat', ?, ?, ?, ?, ?, 'live', ?)",
-                        [name, c.get_setting("model_key", ""), int(vectors[0].shape[1]), len(vectors), n_tokens,
-                         time.time()],
-                    ).lastrowid
-                    c.db.conn.executemany(
-                        "UPDATE passages SET segment_id = ?, local_id = ? WHERE id = ?",
-                        [(sid, local, pid) for local, pid in enumerate(passage_ids)],
-                    )
-                c.db.conn.executemany("UPDATE passages SET segment_id = 0 WHERE id = ?", [(p,) for p in empty])
+                    sid = c.add_flat_segment(name, c.get_setting("model_key", ""), int(vectors[0].shape[1]),
+                                             len(vectors), n_tokens)
+                    c.assign_vectors(sid, passage_ids)
+                c.mark_without_vectors(empty)
                 # a file is indexed once none of its passages waits for vectors (it may have changed meanwhile)
-                c.db.execute(
-                    f"UPDATE files SET state = 'indexed' WHERE id IN ({marks}) AND state = 'extracted' AND NOT EXISTS "
-                    "(SELECT 1 FROM passages WHERE passages.file_id = files.id AND passages.segment_id IS NULL)",
-                    ids,
-                )
+                c.mark_encoded(ids)
                 c.bump_generation()
 
         self.writer.call(commit)

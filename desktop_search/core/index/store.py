@@ -8,7 +8,7 @@ segments) never blocks a search, and a search never blocks a refresh. ``_refresh
 thread refresh at a time; the others keep serving the previous view.
 
 Identity: a segment is its folder name (``dir``), which is never reused, as Lucene never reuses a
-segment name. The catalog's integer ids are reused by SQLite after a DELETE, so an id is only ever
+segment name. The catalog's integer ids are reused by SQLite once their row is deleted, so an id is only ever
 looked up in the view it was read with. A segment is closed, and its folder deleted if the catalog
 dropped it, only when no view holds it any more (reference counts per folder).
 
