@@ -393,7 +393,6 @@ class Indexer:
 
         def commit(c: Catalog) -> None:
             with c.transaction():
-                sid = None
                 if vectors:
                     sid = c.add_flat_segment(name, c.get_setting("model_key", ""), int(vectors[0].shape[1]),
                                              len(vectors), n_tokens)
