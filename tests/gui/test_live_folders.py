@@ -32,7 +32,7 @@ def test_folders_dialog_shows_states_and_edits_exclusions(qtbot: Any, make_servi
     assert not dialog.gitignore.isChecked()
     assert "run.log" in _names(service)
     dialog.exclusions.setText(dialog.exclusions.text() + ", *.log")
-    with qtbot.waitSignal(window.indexer.finished, timeout=30000):
+    with qtbot.waitSignal(window.indexer.finished, timeout=120000):
         dialog._save()
     assert "run.log" not in _names(service) and "trip.txt" in _names(service)
     assert "*.log" in [e.pattern for e in service.exclusions()]
@@ -43,14 +43,14 @@ def test_folders_dialog_shows_states_and_edits_exclusions(qtbot: Any, make_servi
 def test_a_change_runs_an_incremental_index_of_that_path(qtbot: Any, make_service: Any, make_window: Any,
                                                          docs: Path) -> None:
     window = make_window(make_service())
-    with qtbot.waitSignal(window.indexer.finished, timeout=20000):
+    with qtbot.waitSignal(window.indexer.finished, timeout=120000):
         window.welcome.use_folder.emit(str(docs))
     qtbot.waitUntil(lambda: window.monitor._observer is not None, timeout=5000)
-    with qtbot.waitSignal(window.indexer.finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(window.indexer.finished, timeout=120000) as blocker:
         (docs / "airship.txt").write_text("The zeppelin moored at the mast before dawn.")
     report = blocker.args[0]
     assert report.new == 1 and report.scanned == 1  # that file only, not the whole folder
-    with qtbot.waitSignal(window.indexer.finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(window.indexer.finished, timeout=120000) as blocker:
         (docs / "airship.txt").rename(docs / "dirigible.txt")
     assert blocker.args[0].moved == 1
     assert "dirigible.txt" in _names(window.service) and "airship.txt" not in _names(window.service)
