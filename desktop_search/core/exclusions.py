@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import pathspec
 from pathspec.patterns import GitWildMatchPattern
 
+from .paths import under
+
 GLOBAL = ""  # the folder of a pattern that applies under every watched folder
 # hidden files and folders (".git", ".cache", ".venv", ".tox" included, and listed again on their own
 # so that removing ".*" keeps them out), package and build caches, virtual environments
@@ -205,4 +207,4 @@ class Rules:
 
 
 def _under(path: str, root: str) -> bool:
-    return bool(root) and (path == root or path.startswith(root.rstrip(os.sep) + os.sep))
+    return bool(root) and under(path, root)  # an empty root (no folder) holds nothing

@@ -40,3 +40,8 @@ def exact_form(path: str) -> dict[str, str]:
         return {}
     except UnicodeDecodeError:
         return {"path_bytes_b64": base64.b64encode(raw).decode("ascii")}
+
+
+def under(path: str, root: str) -> bool:
+    """``path`` is ``root`` or lies inside it (by name; nothing is read from disk)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

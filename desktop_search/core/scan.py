@@ -112,7 +112,7 @@ class Scanner:
                 (result.online_roots if online[root] else result.missing_roots).append(root)
             if not online[root]:
                 continue  # an unplugged drive keeps its index
-            if any(_under(path, t) for t in _ancestors_in(path, taken)):
+            if any(P.under(path, t) for t in _ancestors_in(path, taken)):
                 continue
             if path != root and self.rules.skip(path):
                 # left out now (a move into a hidden name, say): whatever was indexed there is gone
@@ -199,9 +199,9 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
 
     def in_scope(p: str) -> bool:
         # an incremental scan's rows all come from its scopes already (one range query each)
-        if scan.scopes is None and not any(_under(p, s) for s in scopes):
+        if scan.scopes is None and not any(P.under(p, s) for s in scopes):
             return False
-        return not any(_under(p, d) for d in protected)
+        return not any(P.under(p, d) for d in protected)
 
     gone = {p: r for p, r in known.items() if p not in seen and in_scope(p)}
     gone_by_hash: dict[tuple[str, int], list[str]] = {}
@@ -269,7 +269,3 @@ def _special(mode: int) -> bool:
     a reason, instead of vanishing silently; nothing opens them (file_digest and the extractor refuse
     anything but a regular file before reading, without blocking)."""
     return stat_mod.S_ISFIFO(mode) or stat_mod.S_ISSOCK(mode) or stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode)
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

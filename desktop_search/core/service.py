@@ -325,12 +325,12 @@ class Service(LiveIndex):
                     rows = c.file_rows()
                     doomed = [
                         r["id"] for r in rows
-                        if any(_under(P.from_db(r["path"]), t) for t in targets)
-                        and not any(_under(P.from_db(r["path"]), k) for k in remaining)
+                        if any(P.under(P.from_db(r["path"]), t) for t in targets)
+                        and not any(P.under(P.from_db(r["path"]), k) for k in remaining)
                     ]
                     c.delete_files(doomed)
                     for path in c.failure_paths():
-                        if any(_under(P.from_db(path), t) for t in targets):
+                        if any(P.under(P.from_db(path), t) for t in targets):
                             c.forget_failure(path)
                     dropped = len(doomed)
                     c.bump_generation()
@@ -556,10 +556,6 @@ class _ReaderSlot:
 
     def __del__(self) -> None:
         self.close()
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def extract_file(path: str, settings: Settings | None = None) -> ExtractOutcome:
