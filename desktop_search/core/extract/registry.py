@@ -1,299 +1,15 @@
-"""Which extractor reads which file: by extension, confirmed (or decided) by the file's first bytes."""
+"""Which extractor reads which file: looked up by extension in the format table (:mod:`.formats`), confirmed
+(or decided) by the file's first bytes."""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 from .builder import clean
+from .formats import BY_KIND, Extractor, Format, format_for_suffix, not_document_category
 from .types import Extracted, ExtractionFailed, ExtractLimits, NotADocument
-
-Extractor = Callable[[Path, ExtractLimits], Extracted]
-
-TEXT_SUFFIXES = {
-    ".txt",
-    ".text",
-    ".md",
-    ".markdown",
-    ".mdown",
-    ".mkd",
-    ".rst",
-    ".adoc",
-    ".org",
-    ".log",
-    ".csv",
-    ".tsv",
-    ".json",
-    ".jsonl",
-    ".xml",
-    ".yaml",
-    ".yml",
-    ".toml",
-    ".ini",
-    ".cfg",
-    ".conf",
-    ".properties",
-    ".env",
-    ".py",
-    ".pyi",
-    ".ipynb",
-    ".js",
-    ".mjs",
-    ".cjs",
-    ".ts",
-    ".tsx",
-    ".jsx",
-    ".c",
-    ".h",
-    ".cc",
-    ".cpp",
-    ".cxx",
-    ".hpp",
-    ".hh",
-    ".java",
-    ".kt",
-    ".kts",
-    ".scala",
-    ".groovy",
-    ".gradle",
-    ".rs",
-    ".go",
-    ".rb",
-    ".php",
-    ".pl",
-    ".pm",
-    ".lua",
-    ".r",
-    ".m",
-    ".mm",
-    ".swift",
-    ".cs",
-    ".fs",
-    ".vb",
-    ".sql",
-    ".sh",
-    ".bash",
-    ".zsh",
-    ".fish",
-    ".bat",
-    ".cmd",
-    ".ps1",
-    ".psm1",
-    ".tex",
-    ".bib",
-    ".sty",
-    ".cls",
-    ".css",
-    ".scss",
-    ".sass",
-    ".less",
-    ".vue",
-    ".svelte",
-    ".dart",
-    ".ex",
-    ".exs",
-    ".erl",
-    ".hs",
-    ".ml",
-    ".mli",
-    ".clj",
-    ".cljs",
-    ".lisp",
-    ".el",
-    ".scm",
-    ".jl",
-    ".nim",
-    ".zig",
-    ".v",
-    ".sv",
-    ".vhd",
-    ".asm",
-    ".s",
-    ".f",
-    ".f90",
-    ".for",
-    ".pas",
-    ".d",
-    ".sas",
-    ".do",
-    ".cmake",
-    ".mk",
-    ".makefile",
-    ".dockerfile",
-    ".proto",
-    ".graphql",
-    ".tf",
-    ".srt",
-    ".vtt",
-    ".nfo",
-    ".diff",
-    ".patch",
-    ".po",
-    ".pot",
-    ".gitignore",
-}
-HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".xht", ".shtml"}
-DOCX_SUFFIXES = {".docx", ".docm", ".dotx", ".dotm"}
-PPTX_SUFFIXES = {".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm"}
-XLSX_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm"}
-ODF_SUFFIXES = {".odt", ".ods", ".odp", ".ott", ".ots", ".otp"}
-MAIL_SUFFIXES = {".eml", ".mbox", ".mbx"}
-
-# Never worth opening: the scanner rejects these by name alone.
-BINARY_SUFFIXES = {
-    # images
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".gif",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".heic",
-    ".heif",
-    ".ico",
-    ".icns",
-    ".psd",
-    ".raw",
-    ".cr2",
-    ".nef",
-    ".arw",
-    ".dng",
-    ".avif",
-    ".jxl",
-    ".xcf",
-    # audio / video
-    ".mp3",
-    ".wav",
-    ".flac",
-    ".ogg",
-    ".oga",
-    ".m4a",
-    ".aac",
-    ".wma",
-    ".opus",
-    ".mid",
-    ".midi",
-    ".mp4",
-    ".m4v",
-    ".mkv",
-    ".avi",
-    ".mov",
-    ".wmv",
-    ".webm",
-    ".flv",
-    ".mpg",
-    ".mpeg",
-    ".3gp",
-    # archives / disk images / packages
-    ".zip",
-    ".7z",
-    ".rar",
-    ".gz",
-    ".tgz",
-    ".bz2",
-    ".xz",
-    ".zst",
-    ".lz",
-    ".lzma",
-    ".tar",
-    ".cab",
-    ".iso",
-    ".img",
-    ".dmg",
-    ".vhd",
-    ".vmdk",
-    ".qcow2",
-    ".deb",
-    ".rpm",
-    ".apk",
-    ".jar",
-    ".war",
-    ".whl",
-    ".msi",
-    ".pkg",
-    ".snap",
-    ".appimage",
-    # executables / libraries / objects
-    ".exe",
-    ".dll",
-    ".so",
-    ".dylib",
-    ".o",
-    ".a",
-    ".lib",
-    ".obj",
-    ".class",
-    ".pyc",
-    ".pyo",
-    ".pyd",
-    ".wasm",
-    ".bin",
-    ".dat",
-    ".sys",
-    ".elf",
-    # fonts, databases, models, misc binary data
-    ".ttf",
-    ".otf",
-    ".woff",
-    ".woff2",
-    ".eot",
-    ".db",
-    ".sqlite",
-    ".sqlite3",
-    ".mdb",
-    ".accdb",
-    ".pt",
-    ".pth",
-    ".onnx",
-    ".safetensors",
-    ".npy",
-    ".npz",
-    ".pkl",
-    ".pickle",
-    ".h5",
-    ".parquet",
-    ".arrow",
-    ".lock",
-    ".swp",
-    ".blend",
-    ".fbx",
-    ".stl",
-    ".glb",
-    # document formats we do not read
-    ".doc",
-    ".dot",
-    ".ppt",
-    ".pps",
-    ".pot",
-    ".msg",
-    ".pst",
-    ".ost",
-    ".pages",
-    ".numbers",
-    ".key",
-    ".xlsb",
-    ".sxw",
-    ".sxc",
-    ".sxi",
-    ".wpd",
-    ".wps",
-    ".mhtml",
-    ".mht",
-    ".fodt",
-    ".fods",
-    ".fodp",
-    ".djvu",
-    ".xps",
-    ".oxps",
-    ".mobi",
-    ".azw",
-    ".azw3",
-    ".chm",
-}
 
 _MAGIC_BINARY = [
     (b"\x89PNG", "PNG image"),
@@ -392,82 +108,28 @@ def _cfb_reason(path: Path, suffix: str) -> str:
 
 
 def _by_kind(kind: str) -> Extractor | None:
-    if kind == "pdf":
-        from .pdf import extract_pdf
-
-        return extract_pdf
-    if kind in ("docx", "pptx", "xlsx"):
-        from . import ooxml
-
-        return {"docx": ooxml.extract_docx, "pptx": ooxml.extract_pptx, "xlsx": ooxml.extract_xlsx}[kind]
-    if kind == "odf":
-        from .odf import extract_odf
-
-        return extract_odf
-    if kind == "epub":
-        from .epub import extract_epub
-
-        return extract_epub
-    if kind == "html":
-        from .html import extract_html
-
-        return extract_html
-    if kind == "rtf":
-        from .rtf import extract_rtf
-
-        return extract_rtf
-    if kind == "mail":
-        from .mail import extract_mail
-
-        return extract_mail
-    if kind == "mbox":
-        from .mail import extract_mbox
-
-        return extract_mbox
-    if kind == "xls":
-        from .xls import extract_xls
-
-        return extract_xls
-    if kind == "text":
-        from .text import extract_text
-
-        return extract_text
-    return None
+    entry = BY_KIND.get(kind)
+    return entry.load() if entry else None
 
 
 def kind_for_suffix(suffix: str) -> str | None:
-    suffix = suffix.lower()
-    if suffix == ".pdf":
-        return "pdf"
-    if suffix in DOCX_SUFFIXES:
-        return "docx"
-    if suffix in PPTX_SUFFIXES:
-        return "pptx"
-    if suffix in XLSX_SUFFIXES:
-        return "xlsx"
-    if suffix in ODF_SUFFIXES:
-        return "odf"
-    if suffix == ".epub":
-        return "epub"
-    if suffix in HTML_SUFFIXES:
-        return "html"
-    if suffix == ".rtf":
-        return "rtf"
-    if suffix == ".eml":
-        return "mail"
-    if suffix in (".mbox", ".mbx"):
-        return "mbox"
-    if suffix == ".xls":
-        return "xls"
-    if suffix in TEXT_SUFFIXES:
-        return "text"
-    return None
+    entry = format_for_suffix(suffix)
+    return entry.kind if entry else None
 
 
 def extractor_for(path: Path) -> Extractor | None:
     """Extractor chosen by extension alone (None for unknown extensions)."""
-    kind = kind_for_suffix(path.suffix)
-    return _by_kind(kind) if kind else None
+    entry = format_for_suffix(path.suffix)
+    return entry.load() if entry else None
+
+
+def skip_reason(name: str) -> str | None:
+    """Why the scanner never opens a file of this name ("image (.png)"), or None when it may be a document."""
+    suffix = Path(name).suffix.lower()
+    if not suffix or format_for_suffix(suffix) is not None:
+        return None
+    category = not_document_category(suffix)
+    return f"{category} ({suffix})" if category else None
 
 
 def is_candidate(path: Path | str) -> bool:
@@ -475,65 +137,50 @@ def is_candidate(path: Path | str) -> bool:
 
     Known document extensions, and also files with no or an unknown extension (their content decides),
     but not files whose extension says they are images, media, archives, executables and the like.
+    "report.final", "notes.2024", "README.v2": an unknown suffix is not evidence of anything.
     """
     name = os.fsdecode(path) if not isinstance(path, Path) else path.name
-    suffix = Path(name).suffix.lower()
-    if not suffix:
-        return True
-    if kind_for_suffix(suffix) is not None:
-        return True
-    if suffix in BINARY_SUFFIXES:
-        return False
-    # "report.final", "notes.2024", "README.v2": an unknown suffix is not evidence of anything.
-    return True
+    return skip_reason(name) is None
 
 
-_TEXTLIKE_KINDS = {"text", "html", "mail", "mbox"}
+def _by_bytes_alone(path: Path, suffix: str, by_bytes: str) -> str:
+    """Kind of a file whose extension is not in the format table."""
+    if not_document_category(suffix):
+        raise NotADocument(f"unsupported file type ({suffix})")
+    if by_bytes == "zip":
+        kind = _zip_kind(path)
+        if kind is None:
+            raise NotADocument("not a document (ZIP archive)")
+        return kind
+    if by_bytes == "binary":
+        raise NotADocument("not a document (binary)")
+    return by_bytes
+
+
+def choose_format(path: Path, head: bytes) -> Format:
+    """Decide the format from the extension and the first bytes; raises for files we will not read."""
+    suffix = path.suffix.lower()
+    entry = format_for_suffix(suffix)
+    if not head:
+        return entry or BY_KIND["text"]
+    by_bytes = sniff(head)
+    if by_bytes == "cfb" and (entry is None or "cfb" not in entry.accepts):
+        reason = _cfb_reason(path, suffix)
+        if entry is None or reason.startswith("legacy"):
+            raise NotADocument(reason)
+        raise ExtractionFailed(reason)
+    if entry is None:
+        return BY_KIND[_by_bytes_alone(path, suffix, by_bytes)]
+    if by_bytes in entry.redirect:
+        return BY_KIND[entry.redirect[by_bytes]]
+    if by_bytes not in entry.accepts and entry.mismatch:
+        raise ExtractionFailed(entry.mismatch.format(suffix=suffix, label=entry.label))
+    return entry
 
 
 def choose(path: Path, head: bytes) -> str:
-    """Decide the kind from the extension and the first bytes; raises for files we will not read."""
-    suffix = path.suffix.lower()
-    by_name = kind_for_suffix(suffix)
-    by_bytes = sniff(head)
-    if not head:
-        return by_name or "text"
-    if by_bytes == "cfb":
-        if by_name == "xls":
-            return "xls"
-        reason = _cfb_reason(path, suffix)
-        if by_name is None or reason.startswith("legacy"):
-            raise NotADocument(reason)
-        raise ExtractionFailed(reason)
-    if by_name is None:
-        if suffix in BINARY_SUFFIXES:
-            raise NotADocument(f"unsupported file type ({suffix})")
-        if by_bytes == "zip":
-            kind = _zip_kind(path)
-            if kind is None:
-                raise NotADocument("not a document (ZIP archive)")
-            return kind
-        if by_bytes == "binary":
-            raise NotADocument("not a document (binary)")
-        return by_bytes
-    if by_name in ("docx", "pptx", "xlsx", "odf", "epub"):
-        if by_bytes == "zip":
-            return by_name
-        what = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel", "odf": "OpenDocument"}.get(by_name)
-        if by_name == "epub":
-            what = "EPUB"
-        raise ExtractionFailed(f"corrupt ZIP container (not a valid {what} file)")
-    if by_name == "pdf":
-        return "pdf"  # PDFium knows best whether it can read it
-    if by_name in _TEXTLIKE_KINDS:
-        if by_bytes == "pdf" and by_name == "text":
-            return "pdf"
-        if by_bytes == "binary":
-            raise ExtractionFailed(f"binary data in a {suffix} file")
-        return by_name
-    if by_name == "rtf" and by_bytes not in ("rtf", "text"):
-        raise ExtractionFailed("not a valid RTF file")
-    return by_name
+    """The kind (a key of the format table) :func:`choose_format` decides on."""
+    return choose_format(path, head).kind
 
 
 def _special_reason(mode: int) -> str:
@@ -565,11 +212,8 @@ def run_extractor(path: Path, limits: ExtractLimits) -> Extracted:
         if not stat.S_ISREG(st.st_mode):
             raise NotADocument(_special_reason(st.st_mode))
         head = handle.read(16384)
-    kind = choose(path, head)
-    extractor = _by_kind(kind)
-    if extractor is None:
-        raise NotADocument("unsupported file type")
-    result = extractor(path, limits)
+    entry = choose_format(path, head)
+    result = entry.load()(path, entry.limits_for(limits))
     if len(result.text) > limits.max_text_chars:
         result.text = result.text[: limits.max_text_chars]
         result.page_starts = [p for p in result.page_starts if p < limits.max_text_chars]
