@@ -133,8 +133,8 @@ def test_a_version_2_catalog_is_migrated_with_its_text_searchable_by_stem(tmp_pa
     # build the version-2 schema by hand (migrations 1 and 2 only), with one file and passage
     conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     old = sqlite_utils.Database(conn)
-    cat._migrate_1(old)
-    cat._migrate_2_exclusions(old)
+    cat.schema._migrate_1(old)
+    cat.schema._migrate_2_exclusions(old)
     conn.execute("INSERT INTO files(id, path, name, ext, size, mtime, hash, state, title, updated_at) "
                  "VALUES (1, '/x/studies.txt', 'studies.txt', 'txt', 10, 0, 'h', 'extracted', 'Sleep Review', 0)")
     conn.execute("INSERT INTO passages(file_id, seq, char_start, char_end, text) "

@@ -78,7 +78,7 @@ def test_a_busy_catalog_is_reported_as_busy_and_never_repaired(cli, tmp_path, to
     assert code == 0, err
     (topics / "extra.txt").write_text("a new note about lighthouse keepers")  # repair would have work to do
     before = _snapshot(data)
-    monkeypatch.setattr(catalog_mod, "BUSY_TIMEOUT_S", 0.3)  # the default waits 30 s for the lock
+    monkeypatch.setattr(catalog_mod.connection, "BUSY_TIMEOUT_S", 0.3)  # the default waits 30 s for the lock
     holder = sqlite3.connect(str(data / "catalog.db"), isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:

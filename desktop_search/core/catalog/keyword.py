@@ -1,0 +1,89 @@
+"""Keyword search's queries: core/query.py builds the MATCH expressions, core/search the filter clause."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .base import CatalogBase
+
+
+class KeywordQueries(CatalogBase):
+
+    # --- keyword search: core/query.py builds the MATCH expressions, core/search.py the filter clause ---
+    def passage_hits(self, match: str, where: str, params: list[Any], inner: int,
+                     limit: int) -> list[tuple[int, int, float, str]]:
+        """(file id, best passage id, BM25, its text) per file, best first, among the ``inner`` best
+        passages matching the FTS5 expression, of files passing ``where`` (alias f)."""
+        return self.db.execute(
+            f"""WITH hits AS (
+                  SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
+                  WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
+                SELECT p.file_id, p.id, MIN(h.score) AS best, p.text
+                FROM hits h JOIN passages p ON p.id = h.pid JOIN files f ON f.id = p.file_id
+                WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
+            [match, inner, *params, limit],
+        ).fetchall()
+
+    def name_hits(self, match: str, where: str, params: list[Any], limit: int) -> list[tuple[int, float, int, str]]:
+        """(file id, BM25, first passage id, name and title) of files whose names_fts row matches, best first."""
+        return self.db.execute(
+            f"""SELECT f.id, bm25(names_fts) AS score,
+                       (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1),
+                       f.name || ' ' || coalesce(f.title, '')
+                FROM names_fts JOIN files f ON f.id = names_fts.rowid
+                WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
+            [match, *params, limit],
+        ).fetchall()
+
+    def text_file_ids(self, match: str) -> set[int]:
+        """Files with a passage matching the FTS5 expression."""
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT p.file_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+            "WHERE passages_fts MATCH ?", [match])}
+
+    def name_file_ids(self, match: str) -> set[int]:
+        """Files whose name/title (names_fts) match the FTS5 expression."""
+        return {r[0] for r in self.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ?", [match])}
+
+    def passage_file_ids(self, passage_ids: list[int], where: str, params: list[Any]) -> dict[int, int]:
+        """Passage id → file id of those of ``passage_ids`` (not empty) whose file passes ``where`` (alias f)."""
+        return dict(self.db.execute(
+            f"SELECT p.id, p.file_id FROM passages p JOIN files f ON f.id = p.file_id "
+            f"WHERE p.id IN ({','.join('?' * len(passage_ids))}) AND {where}",
+            [*passage_ids, *params],
+        ).fetchall())
+
+    def result_files(self, file_ids: list[int]) -> dict[int, tuple[int, str, str | None, int, float, str]]:
+        """(id, stored path, title, size, mtime, ext) of each of ``file_ids`` (not empty) still catalogued, by id."""
+        return {row[0]: row for row in self.db.execute(
+            f"SELECT id, path, title, size, mtime, ext FROM files WHERE id IN ({','.join('?' * len(file_ids))})",
+            file_ids)}
+
+    def result_passages(self, passage_ids: list[int]) -> dict[int, tuple[int, str, int | None, int | None, int | None]]:
+        """(id, text, page, segment id, local id) of each of ``passage_ids`` still catalogued, by id."""
+        if not passage_ids:
+            return {}
+        return {row[0]: row for row in self.db.execute(
+            f"SELECT id, text, page, segment_id, local_id FROM passages "
+            f"WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)}
+
+    SORT_ORDER = {"date": "f.mtime DESC", "name": "f.name COLLATE NOCASE ASC", "size": "f.size DESC"}
+
+    def filtered_files(self, where: str, params: list[Any], sort: str, limit: int,
+                       ids: Iterable[int] | None = None) -> list[tuple[int, int]]:
+        """(file id, first passage id) of the files passing ``where`` (alias f), optionally among
+        ``ids``, in ``sort`` order (date: newest first, name: A-Z, size: largest first)."""
+        clause, extra = where, list(params)
+        if ids is not None:
+            id_list = list(ids)
+            if not id_list:
+                return []
+            clause += f" AND f.id IN ({','.join('?' * len(id_list))})"
+            extra += id_list
+        order = self.SORT_ORDER.get(sort, self.SORT_ORDER["date"])
+        return self.db.execute(
+            f"""SELECT f.id, (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1)
+                FROM files f WHERE {clause} ORDER BY {order}, f.id LIMIT ?""",
+            [*extra, limit],
+        ).fetchall()
