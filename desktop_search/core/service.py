@@ -31,6 +31,7 @@ from .download import DownloadCancelled
 from .encoder import Encoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
+from .events import Change, ChangeEvents, announce
 from .exclusions import GITIGNORE_SETTING, PatternError  # noqa: F401 (PatternError: re-exported for the CLI)
 from .extract import ExtractLimits, ExtractOutcome, extract_one
 from .highlight import keyword_spans, merge_spans
@@ -108,6 +109,7 @@ class Service(LiveIndex):
         self._readers = threading.local()
         self._reader_slots: weakref.WeakSet[_ReaderSlot] = weakref.WeakSet()
         self._lock = FileLock(str(self.data_dir / "write.lock"), mode=0o600)
+        self.changes = ChangeEvents()  # one "what changed" event for every view (events.py; ANNOUNCED below)
 
     # --- plumbing --------------------------------------------------------------------------------
     def reader(self) -> Catalog:
@@ -409,6 +411,16 @@ class Service(LiveIndex):
         self.writer.call(lambda c: c.save_settings(settings))
         self._save_state()
 
+    def update_settings(self, **values: Any) -> Settings:
+        """Save a copy of the settings with ``values`` changed, then put it in force: a run in progress
+        keeps the object it started with (never mutated under it), the next run reads the new one."""
+        from dataclasses import replace
+
+        new = replace(self.settings, **values)
+        self.save_settings(new)
+        self.settings = new
+        return new
+
     def folder_counts(self) -> list[dict[str, Any]]:
         """Every watched folder with its indexed, waiting (keyword-only so far) and failed file counts."""
         c = self.reader()
@@ -650,11 +662,24 @@ def _media_error(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 
 
+# which service call changes what: each announces a Change on ``service.changes`` when it returns or
+# fails (events.py); an index run also announces "files" once its new files are keyword-searchable
+ANNOUNCED = {
+    "add_roots": ("folders",), "remove": ("folders", "files", "failures"),
+    "index": ("files", "failures"), "index_changes": ("files", "failures"), "encode_pending": ("files",),
+    "retry_failed": ("failures",), "save_settings": ("settings",), "switch_model": ("model", "files"),
+    "adopt_model": ("model",), "doctor": ("files",),
+    "exclude": ("settings",), "include": ("settings",), "set_exclusions": ("settings",),
+    "set_gitignore": ("settings",),
+}
+announce(Service, ANNOUNCED)
+
 __all__ = ["Busy", "CatalogBusy", "CatalogDamaged", "CatalogError", "DiskFull", "ModelMismatch", "ModelUnavailable",
            "ReadOnly",
            "Service", "asdict", "describe", "extract_file", "rebuild_catalog",
            # the CLI and the window reach the core only through this module (tests/unit/test_layering.py):
            # the types, errors, constants and small pure helpers they use are re-exported here
-           "FILE_MODE", "STOPWORDS", "Cancelled", "DownloadCancelled", "EvalError", "PatternError", "QueryError",
+           "FILE_MODE", "STOPWORDS", "Cancelled", "Change", "DownloadCancelled", "EvalError", "PatternError",
+           "QueryError",
            "default_data_dir", "display", "exact_form", "find_model", "keyword_spans", "make_private_dir",
            "merge_spans", "parse_query", "redacted_traceback", "resolve_data_dir", "run_eval", "watch"]
