@@ -167,6 +167,11 @@ def _migrate_3_stemmed_fts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_4_ocr_pages(db: sqlite_utils.Database) -> None:
+    """How many pages of a file's text came from OCR (issue 15): 0 = none; an image counts its frames."""
+    db.execute("ALTER TABLE files ADD COLUMN ocr_pages INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2_exclusions, _migrate_3_stemmed_fts,
+    _migrate_1, _migrate_2_exclusions, _migrate_3_stemmed_fts, _migrate_4_ocr_pages,
 ]
