@@ -10,7 +10,7 @@ import random
 import time
 from pathlib import Path
 
-from desktop_search.core import encoder as encoder_module
+from desktop_search.core.encoder import resources as encoder_resources
 from desktop_search.core.service import Service
 from desktop_search.testing.models import _SEED_TEXT
 
@@ -60,7 +60,7 @@ def test_long_files_index_near_bare_encoder_speed(tmp_path, tiny_model, monkeypa
 
 def test_status_says_when_the_context_length_is_cut(tmp_path, tiny_model, monkeypatch):
     monkeypatch.setenv("DESKTOP_SEARCH_NICE", "0")
-    monkeypatch.setattr(encoder_module, "available_memory_bytes", lambda: 64 * 2**20)
+    monkeypatch.setattr(encoder_resources, "available_memory_bytes", lambda: 64 * 2**20)
     with Service(tmp_path / "data", model=str(tiny_model), context_length=8192, threads=1) as service:
         enc = service.encoder()
         assert enc is not None and enc.context_length < 8192
