@@ -78,7 +78,7 @@ def test_worker_flag_is_handled_before_anything_heavy() -> None:
     assert flag_at < ENTRY.index("desktop_search.cli") and flag_at < ENTRY.index("multiprocessing")
     before = ENTRY[:flag_at]
     assert re.findall(r"^(?:import|from) \S+", before, re.M) == ["import sys"]
-    assert f'"{WORKER_FLAG}"' in (ROOT / "desktop_search" / "cli.py").read_text(encoding="utf-8")
+    assert f'"{WORKER_FLAG}"' in (ROOT / "desktop_search" / "cli" / "app.py").read_text(encoding="utf-8")
     assert '"desktop_search.core.extract.worker"' in SPEC  # a hidden import: only the pool names it
 
 

@@ -45,7 +45,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .types import Extracted, ExtractionFailed, ExtractLimits, ExtractOutcome, NotADocument
+from .types import Extracted, ExtractionFailed, ExtractLimits, ExtractOutcome, Member, NotADocument
 
 _HEADER = struct.Struct(">Q")
 _START_TIMEOUT_S = 60.0
@@ -280,7 +280,7 @@ class _Worker:
         while view:
             view = view[os.write(self.in_fd, view) :]
         self.job = (job_id, path)
-        self.deadline = time.monotonic() + limits.timeout_s
+        self.deadline = time.monotonic() + timeout_for(path, limits)
 
     def rss_mb(self) -> float | None:
         """Resident memory of the worker now (psutil), or None if it cannot be read."""
@@ -337,25 +337,47 @@ def _crash_reason(returncode: int | None, limits: ExtractLimits) -> str:
     return f"extractor crashed (exit code {returncode})"
 
 
+def timeout_for(path: str, limits: ExtractLimits) -> float:
+    """The wall-clock limit for one file: ``timeout_s``, scaled for formats that hold many documents."""
+    from .formats import format_for_suffix
+
+    entry = format_for_suffix(os.path.splitext(path)[1])
+    return limits.timeout_s * (entry.timeout_scale if entry else 1.0)
+
+
+def _extracted_from_reply(raw: Any, members: bool) -> Extracted:
+    text = raw["text"]
+    page_starts = [int(p) for p in raw.get("page_starts") or []]
+    metadata = {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()}
+    title = raw.get("title")
+    if not isinstance(text, str) or not (title is None or isinstance(title, str)):
+        raise TypeError("bad text")
+    result = Extracted(
+        text=text,
+        title=title,
+        extractor=str(raw.get("extractor") or ""),
+        page_starts=page_starts,
+        metadata=metadata,
+    )
+    for m in (raw.get("members") or []) if members else []:  # an archive's files (flat: nested ones are "a!/b")
+        error = m.get("error")
+        result.members.append(Member(
+            name=str(m["name"]),
+            result=None if m.get("result") is None else _extracted_from_reply(m["result"], members=False),
+            error=None if error is None else str(error),
+            skipped=bool(m.get("skipped")),
+            size=int(m.get("size") or 0),
+        ))
+    return result
+
+
 def _outcome_from_reply(path: str, data: Any) -> ExtractOutcome:
     """Rebuild an outcome from a worker's JSON reply, accepting only the expected plain types."""
     try:
         result = None
         raw = data.get("result")
         if raw is not None:
-            text = raw["text"]
-            page_starts = [int(p) for p in raw.get("page_starts") or []]
-            metadata = {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()}
-            title = raw.get("title")
-            if not isinstance(text, str) or not (title is None or isinstance(title, str)):
-                raise TypeError("bad text")
-            result = Extracted(
-                text=text,
-                title=title,
-                extractor=str(raw.get("extractor") or ""),
-                page_starts=page_starts,
-                metadata=metadata,
-            )
+            result = _extracted_from_reply(raw, members=True)
         error = data.get("error")
         seconds = data.get("seconds")
         rss = data.get("worker_rss_mb")
@@ -485,7 +507,8 @@ class _Pool:
                 if worker.job is not None and now >= worker.deadline:
                     _, path = worker.job
                     self._discard(worker)
-                    done.append(ExtractOutcome(path=path, error=f"timed out after {self.limits.timeout_s:g} s"))
+                    seconds = timeout_for(path, self.limits)
+                    done.append(ExtractOutcome(path=path, error=f"timed out after {seconds:g} s"))
                 elif worker.job is not None and self.watch_memory:
                     rss = worker.rss_mb()
                     if rss is not None and rss > self.limits.memory_mb:
