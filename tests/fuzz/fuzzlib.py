@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from desktop_search.testing.documents import one_page_pdf
+
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "files"
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
@@ -242,7 +244,7 @@ def builtin_seeds() -> list[Seed]:
                           '<spine><itemref idref="c1"/></spine></package>',
         "OEBPS/c1.xhtml": "<html><head><title>C1</title></head><body><p>Chapter one text.</p></body></html>",
     })
-    pdf = _minimal_pdf("Fuzzing a tiny PDF")
+    pdf = one_page_pdf("Fuzzing a tiny PDF")
     return [
         Seed("builtin.txt", "text", "Plain text, caf\u00e9, \u65e5\u672c\u8a9e.\n# Title\nmore\n".encode()),
         Seed("builtin.html", "html", b"<!doctype html><html><head><meta charset='utf-8'><title>T</title>"
@@ -263,28 +265,6 @@ def builtin_seeds() -> list[Seed]:
         Seed("builtin.epub", "epub", epub),
         Seed("builtin.pdf", "pdf", pdf),
     ]
-
-
-def _minimal_pdf(text: str) -> bytes:
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
 
 
 def corpus_seeds(per_kind: int = SEEDS_PER_KIND) -> list[Seed]:

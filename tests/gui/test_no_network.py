@@ -25,6 +25,7 @@ from gui_helpers import search
 
 from desktop_search.core.extract import extract_many
 from desktop_search.core.extract.pool import extract_in_process
+from desktop_search.testing.documents import pdf_from_objects
 
 SECRET = "SECRET-MARKER-7731"
 
@@ -256,16 +257,7 @@ def _pdf(path: Path, url: str) -> Path:
         f"<< /Type /Annot /Subtype /Link /Rect [0 0 100 100] /A << /S /GoToR /F << /FS /URL /F ({url}/remote.pdf)"
         f" >> /D [0 /Fit] >> >>".encode(),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    path.write_bytes(bytes(out))
+    path.write_bytes(pdf_from_objects(objs))
     return path
 
 
