@@ -227,3 +227,23 @@ def parse_small(data: bytes, *, part: str = "XML part") -> Any:
     if root is None:
         raise ExtractionFailed(f"malformed XML in {part}")
     return root
+
+
+def document_properties(z: SafeZip, part: str, fields: dict[str, str]) -> dict[str, str]:
+    """The document properties in the XML ``part`` of ``z`` (ODF meta.xml, OOXML core.xml): for each
+    element whose local name is a key of ``fields``, its text under the name ``fields`` gives (the first
+    value wins, 500 characters at most). A part that does not parse gives none (the text still counts),
+    unless it declares entities (a hostile file: that fails)."""
+    try:
+        root = parse_small(z.read(part), part=part)
+    except ExtractionFailed as exc:
+        if "entity" in exc.reason:
+            raise
+        return {}
+    meta: dict[str, str] = {}
+    for elem in root.iter():
+        name = local(elem.tag)
+        value = (elem.text or "").strip()
+        if value and name in fields:
+            meta.setdefault(fields[name], value[:500])
+    return meta

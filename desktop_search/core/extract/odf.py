@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .builder import TextBuilder
-from .container import SafeZip, iterparse_outside, local, parse_small
+from .container import SafeZip, document_properties, iterparse_outside, local, parse_small
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _SKIP = {"tracked-changes", "annotation-end", "notes-configuration", "sequence-decls", "forms"}
@@ -20,29 +20,10 @@ _PARAGRAPH = {"p", "h", "list-item"}
 def _meta(z: SafeZip) -> dict[str, str]:
     if not z.has("meta.xml"):
         return {}
-    try:
-        root = parse_small(z.read("meta.xml"), part="meta.xml")
-    except ExtractionFailed as exc:
-        if "entity" in exc.reason:
-            raise
-        return {}
-    meta: dict[str, str] = {}
-    for elem in root.iter():
-        name = local(elem.tag)
-        value = (elem.text or "").strip()
-        if value and name in (
-            "title",
-            "subject",
-            "description",
-            "keyword",
-            "initial-creator",
-            "creator",
-            "creation-date",
-            "date",
-        ):
-            key = {"initial-creator": "author", "keyword": "keywords", "date": "modified"}.get(name, name)
-            meta.setdefault(key, value[:500])
-    return meta
+    return document_properties(z, "meta.xml", {
+        "title": "title", "subject": "subject", "description": "description", "keyword": "keywords",
+        "initial-creator": "author", "creator": "creator", "creation-date": "creation-date", "date": "modified",
+    })
 
 
 def _check_encryption(z: SafeZip) -> None:

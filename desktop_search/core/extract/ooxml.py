@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import TextBuilder
-from .container import SafeZip, iterparse, iterparse_outside, join_part, local, parse_small
+from .container import SafeZip, document_properties, iterparse, iterparse_outside, join_part, local, parse_small
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 Rels = dict[str, tuple[str, str, bool]]  # rId -> (type suffix, target part, external)
@@ -67,28 +67,10 @@ def _core_props(z: SafeZip) -> dict[str, str]:
     part = part or ("docProps/core.xml" if z.has("docProps/core.xml") else None)
     if part is None:
         return {}
-    try:
-        root = parse_small(z.read(part), part=part)
-    except ExtractionFailed as exc:
-        if "entity" in exc.reason:
-            raise
-        return {}
-    meta: dict[str, str] = {}
-    for child in root:
-        name = local(child.tag)
-        value = (child.text or "").strip()
-        if value and name in (
-            "title",
-            "creator",
-            "subject",
-            "description",
-            "keywords",
-            "lastModifiedBy",
-            "created",
-            "modified",
-        ):
-            meta[{"creator": "author"}.get(name, name)] = value[:500]
-    return meta
+    return document_properties(z, part, {
+        "title": "title", "creator": "author", "subject": "subject", "description": "description",
+        "keywords": "keywords", "lastModifiedBy": "lastModifiedBy", "created": "created", "modified": "modified",
+    })
 
 
 _SKIP = {"Fallback", "delText", "instrText", "rPh", "fldData", "binData"}
