@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_WORD = re.compile(r"\w", re.UNICODE)
+from .cjk import NON_CJK_WORD_CHAR, WORD_END, WORD_START
+
+_WORD = re.compile(NON_CJK_WORD_CHAR)  # a highlight grows to the whole word, but not over a CJK run
 
 
 def keyword_spans(text: str, terms: Sequence[str], prefix_last: bool = False) -> list[tuple[int, int]]:
@@ -25,7 +27,7 @@ def _terms_pattern(terms: tuple[str, ...], prefix_last: bool) -> re.Pattern[str]
     if not parts:
         return None
     parts.sort(key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+    return re.compile(WORD_START + "(?:" + "|".join(parts) + ")" + WORD_END, re.IGNORECASE)
 
 
 def semantic_spans(

@@ -304,6 +304,9 @@ class Indexer:
                     path=dbpath, name=P.display(name), ext=Path(name).suffix.lower().lstrip("."), size=s.size,
                     mtime=s.mtime, hash=digest, state="extracted", title=res.title, extractor=res.extractor,
                     pages=res.page_count, chars=len(res.text), updated_at=now,
+                    # searchable as author: (names_fts); a mail's sender is its author
+                    author=res.metadata.get("author") or res.metadata.get("from"),
+                    keywords=res.metadata.get("keywords"),
                 )
                 if old is None:
                     file_id = c.add_file(values)

@@ -9,6 +9,8 @@
                      one of the phrases must appear
 ``photo*``           prefix, only where written (``photo*`` finds photograph)
 ``title:budget``     the document's title contains the word (``title:"annual budget"``)
+``author:austen``    the document's author (from its metadata: PDF, Office, ODF, EPUB, RTF; a mail's
+                     sender) contains the word
 ``name:report``      the file name contains the word (``name:rep*`` too)
 ``ext:pdf,docx``     file types; ``dir:Projects`` folder path contains; ``date:2024``,
                      ``date:2024-01..2024-06``, ``date:>2024-03-01``; ``size:>1M``, ``size:<200k``
@@ -16,7 +18,7 @@
 
 A query of filters only (``ext:pdf``, ``dir:Projects date:2024``) lists the matching files, newest
 first. No word is prefix-matched unless written with ``*`` (``war`` does not find Warszawa).
-``author:`` is not supported yet: the extractors do not store authors.
+Chinese and Japanese words are found inside runs of characters (``岩浆``, ``パン``; see :mod:`.cjk`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
+
+from .cjk import WORD_END, WORD_START, has_cjk, query_tokens
 
 # Function words carry no topic: they are dropped from keyword matching and highlights (unless the whole
 # query is made of them), as Recoll and every web engine do.
@@ -36,7 +40,7 @@ STOPWORDS = frozenset(
     "their theirs them themselves then there these they this those through to too under until up very was we "
     "were what when where which while who whom why will with you your yours yourself yourselves".split()
 )
-FIELDS = ("title", "name")  # searchable metadata fields (author: not stored by the extractors yet)
+FIELDS = ("title", "author", "name")  # searchable metadata fields (names_fts columns)
 SORTS = ("relevance", "date", "name", "size")
 
 
@@ -61,7 +65,7 @@ class ParsedQuery:
     alternatives: list[list[int]] = field(default_factory=list)
     # ... or of phrases: one of a group's phrases must appear (instead of all of them)
     phrase_groups: list[list[str]] = field(default_factory=list)
-    fields: list[tuple[str, str, bool]] = field(default_factory=list)  # (title|name, text, prefix): all required
+    fields: list[tuple[str, str, bool]] = field(default_factory=list)  # (title|author|name, text, prefix): all required
 
     @property
     def semantic_text(self) -> str:
@@ -172,11 +176,9 @@ def parse_query(text: str) -> ParsedQuery:
         if sep and key in ("ext", "dir", "date", "size") and value and '"' not in value and not negate:
             _filter(q, key, value)
             continue
-        fld = key if sep and key in (*FIELDS, "author") and value else ""
+        fld = key if sep and key in FIELDS and value else ""
         if fld:
             body = value
-        if fld == "author":
-            raise QueryError("author: is not searchable yet (authors are not stored); use title: or name:")
         quoted = '"' in body
         inner = (body.strip('"') if body.startswith('"') else body.replace('"', " ")).strip() if quoted else body
         if not inner or (not quoted and not inner.strip("*")):
@@ -233,8 +235,14 @@ def parse_query(text: str) -> ParsedQuery:
 # --- FTS5 expressions ---------------------------------------------------------------------------------
 
 def fts_term(term: str, prefix: bool = False) -> str:
+    """A term or phrase as an FTS5 string. Chinese/Japanese/Korean runs become the bigrams the index
+    holds (:mod:`.cjk`): ``岩浆`` is found inside ``地下的岩浆沿着``, ``猫`` is a prefix over pairs."""
     # a NUL ends an FTS5 string early ("unterminated string": found by fuzzing); it is no word character
-    cleaned = term.replace("\x00", " ").replace('"', '""')
+    cleaned = term.replace("\x00", " ")
+    if has_cjk(cleaned):
+        tokens, cjk_prefix = query_tokens(cleaned)
+        cleaned, prefix = " ".join(tokens), prefix or cjk_prefix
+    cleaned = cleaned.replace('"', '""')
     return f'"{cleaned}"' + ("*" if prefix else "")
 
 
@@ -261,7 +269,7 @@ def word_terms(q: ParsedQuery) -> list[str]:
 
 
 def field_match(fld: str, text: str, prefix: bool) -> str:
-    """A names_fts expression for ``title:``/``name:``: the text as a phrase in that column."""
+    """A names_fts expression for ``title:``/``author:``/``name:``: the text as a phrase in that column."""
     if not fts_words([text], drop_stopwords=False):
         return ""
     return f"{fld} : {fts_term(text, prefix)}"
@@ -273,11 +281,13 @@ _SUFFIX = re.compile(r"(?:ies|es|s|ed|ing|ly|ment|ation|y|e)$")
 def word_pattern(word: str, prefix: bool) -> str:
     """A regex for a word and its common inflections (the coverage check beside the stemmed FTS index)."""
     low = word.lower()
+    if has_cjk(low):  # no inflections; found anywhere inside a run, as the bigram index finds it
+        return WORD_START + re.escape(low) + WORD_END
     root = _SUFFIX.sub("", low) if len(low) > 4 else low
     if len(root) < 3:
         root = low
     tail = r"\w*" if prefix else r"(?:ies|ied|ying|es|s|ed|ing|ly|ment|ation|y|e|d)?"
-    return r"(?<!\w)" + re.escape(root) + tail + r"(?!\w)"
+    return WORD_START + re.escape(root) + tail + WORD_END
 
 
 @functools.lru_cache(maxsize=64)

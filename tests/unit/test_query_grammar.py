@@ -35,6 +35,20 @@ GRAMMAR = [
     ("size:>1M", {"min_size": 1024 * 1024}),
     ("size:<200k", {"max_size": 200 * 1024}),
     ("Alzheimer's disease", {"words": ["Alzheimer's", "disease"]}),
+    # word* anywhere, not only last; a quoted star is no prefix (phrases are exact)
+    ("red photo* spot", {"words": ["red", "photo", "spot"], "prefixes": {"photo"}}),
+    ('"photo*"', {"words": [], "phrases": ["photo*"], "prefixes": set()}),
+    ("-photo*", {"words": [], "excluded": ["photo*"]}),
+    ('-"side effects" -moon', {"excluded": ["side effects", "moon"]}),
+    ("author:Austen", {"words": [], "fields": [("author", "Austen", False)]}),
+    ('author:"jane austen"', {"fields": [("author", "jane austen", False)]}),
+    ("Title:Budget NAME:rep*", {"fields": [("title", "Budget", False), ("name", "rep", True)]}),
+    ("title: budget", {"words": ["title:", "budget"], "fields": []}),  # an empty field is a word
+    ("岩浆 パン", {"words": ["岩浆", "パン"]}),  # CJK words: found inside runs (tests/integration/test_cjk_search)
+    ("ext:pdf dir:Projects date:2024 size:>1M budget",
+     {"words": ["budget"], "exts": ["pdf"], "dirs": ["Projects"], "min_size": 1024 * 1024}),
+    ('solar OR "red spot" -moon ext:md title:x', {"words": ["solar"], "phrases": ["red spot"], "excluded": ["moon"],
+                                                 "exts": ["md"], "fields": [("title", "x", False)]}),
 ]
 
 
@@ -61,15 +75,27 @@ def test_dates(text, after, before):
 @pytest.mark.parametrize(("text", "filter_only"), [
     ("ext:pdf", True), ("dir:Projects date:2024", True), ("size:>1M", True), ("title:budget", True),
     ("-draft ext:md", True), ("ext:pdf solar", False), ('ext:pdf "red spot"', False), ("", False),
-    ("solar", False), ("OR", False),
+    ("solar", False), ("OR", False), ("author:austen", True), ("name:rep* size:<200k", True),
+    ("-\"side effects\"", True), ("ext:pdf OR", True), ("ext:pdf photo*", False),
 ])
 def test_filter_only(text, filter_only):
     assert parse_query(text).filter_only is filter_only
 
 
-def test_author_field_is_a_clear_error_not_a_silent_word():
-    with pytest.raises(QueryError, match="author"):
-        parse_query("author:Smith")
+def test_author_is_a_field_like_title_and_name():
+    assert parse_query("author:Smith").fields == [("author", "Smith", False)]
+    assert parse_query('author:"jane austen" pride').fields == [("author", "jane austen", False)]
+    assert field_match("author", "austen", False) == 'author : "austen"'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("date:2024-13", "bad date"), ("date:yesterday", "bad date"), ("date:0", "bad date"),
+    ("size:huge", "bad size"), ("size:>1T", "bad size"),
+])
+def test_bad_filters_are_one_line_errors(text, message):
+    with pytest.raises(QueryError, match=message) as info:
+        parse_query(text)
+    assert "\n" not in str(info.value)
 
 
 def test_unknown_prefix_before_a_colon_stays_a_word():

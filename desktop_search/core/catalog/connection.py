@@ -27,6 +27,7 @@ def _import_sqlite_utils():  # type: ignore[no-untyped-def]
 sqlite_utils = _import_sqlite_utils()
 
 # the error kinds live in errors.py (damaged vs busy, full, read-only, I/O); CatalogError is their base
+from ..cjk import index_text  # noqa: E402
 from ..errors import CatalogError, describe, writable  # noqa: E402
 from ..privacy import create_private_file  # noqa: E402
 from .schema import MIGRATIONS, SCHEMA_VERSION  # noqa: E402
@@ -66,6 +67,8 @@ def connect(path: Path, *, create: bool, read_only: bool | None = None) -> sqlit
             if create:
                 create_private_file(path)  # 0600 from the start; SQLite gives -wal/-shm the same mode
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+        # the full-text indexes see CJK runs as bigrams through this function (schema migration 5)
+        conn.create_function("ds_fts_text", 1, index_text, deterministic=True)
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

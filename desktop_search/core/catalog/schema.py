@@ -1,7 +1,7 @@
 """The catalog's schema: numbered migrations, each bringing a catalog one version forward.
 
 ``PRAGMA user_version`` holds the version; :func:`connection.connect` runs the missing steps, each in
-its own transaction. Add a step at the end and bump :data:`SCHEMA_VERSION`; never edit an old step.
+its own transaction. Add a step at the end (:data:`SCHEMA_VERSION` follows); never edit an old step.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sqlite_utils
-
-SCHEMA_VERSION = 3
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -172,6 +170,63 @@ def _migrate_4_ocr_pages(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE files ADD COLUMN ocr_pages INTEGER NOT NULL DEFAULT 0")
 
 
+def _migrate_5_cjk_and_metadata(db: sqlite_utils.Database) -> None:
+    """Chinese and Japanese words found inside runs of characters, and authors searchable (issue 13).
+
+    Both full-text indexes read their content through views that apply ``ds_fts_text`` (core/cjk.py:
+    CJK runs as overlapping bigrams; other text unchanged, so porter stemming and folding stay), and
+    their triggers index through it; :func:`connection.connect` registers the function on every
+    connection. ``files`` gains the author and keywords the extractors report, indexed beside the
+    name and title (``author:``). Both indexes are rebuilt from their content."""
+    db.executescript(
+        """
+        ALTER TABLE files ADD COLUMN author TEXT;
+        ALTER TABLE files ADD COLUMN keywords TEXT;
+        DROP TRIGGER IF EXISTS passages_ai;
+        DROP TRIGGER IF EXISTS passages_ad;
+        DROP TABLE IF EXISTS passages_fts;
+        CREATE VIEW passages_fts_content AS SELECT id, ds_fts_text(text) AS text FROM passages;
+        CREATE VIRTUAL TABLE passages_fts USING fts5(
+            text, content='passages_fts_content', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+            INSERT INTO passages_fts(rowid, text) VALUES (new.id, ds_fts_text(new.text));
+        END;
+        CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+            INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, ds_fts_text(old.text));
+        END;
+        INSERT INTO passages_fts(passages_fts) VALUES ('rebuild');
+        DROP TRIGGER IF EXISTS files_ai;
+        DROP TRIGGER IF EXISTS files_ad;
+        DROP TRIGGER IF EXISTS files_au;
+        DROP TABLE IF EXISTS names_fts;
+        CREATE VIEW names_fts_content AS SELECT id, ds_fts_text(name) AS name, ds_fts_text(title) AS title,
+            ds_fts_text(author) AS author, ds_fts_text(keywords) AS keywords FROM files;
+        CREATE VIRTUAL TABLE names_fts USING fts5(
+            name, title, author, keywords, content='names_fts_content', content_rowid='id',
+            tokenize="unicode61 remove_diacritics 2 tokenchars ''"
+        );
+        CREATE TRIGGER files_ai AFTER INSERT ON files BEGIN
+            INSERT INTO names_fts(rowid, name, title, author, keywords) VALUES (new.id, ds_fts_text(new.name),
+                ds_fts_text(new.title), ds_fts_text(new.author), ds_fts_text(new.keywords));
+        END;
+        CREATE TRIGGER files_ad AFTER DELETE ON files BEGIN
+            INSERT INTO names_fts(names_fts, rowid, name, title, author, keywords) VALUES ('delete', old.id,
+                ds_fts_text(old.name), ds_fts_text(old.title), ds_fts_text(old.author), ds_fts_text(old.keywords));
+        END;
+        CREATE TRIGGER files_au AFTER UPDATE OF name, title, author, keywords ON files BEGIN
+            INSERT INTO names_fts(names_fts, rowid, name, title, author, keywords) VALUES ('delete', old.id,
+                ds_fts_text(old.name), ds_fts_text(old.title), ds_fts_text(old.author), ds_fts_text(old.keywords));
+            INSERT INTO names_fts(rowid, name, title, author, keywords) VALUES (new.id, ds_fts_text(new.name),
+                ds_fts_text(new.title), ds_fts_text(new.author), ds_fts_text(new.keywords));
+        END;
+        INSERT INTO names_fts(names_fts) VALUES ('rebuild');
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_1, _migrate_2_exclusions, _migrate_3_stemmed_fts, _migrate_4_ocr_pages,
+    _migrate_1, _migrate_2_exclusions, _migrate_3_stemmed_fts, _migrate_4_ocr_pages, _migrate_5_cjk_and_metadata,
 ]
+SCHEMA_VERSION = len(MIGRATIONS)
