@@ -91,12 +91,13 @@ def steps(app: Any, window: Any, out: Path) -> Iterator[Callable[[], bool] | flo
     from desktop_search.core.config import DEFAULT_MODEL
     from desktop_search.core.download import DownloadProgress
 
-    window._on_download_started(DEFAULT_MODEL)  # staged: what the status bar shows while the model downloads
-    window._on_download_progress(DownloadProgress(58 * 2**20, 129 * 2**20))
+    # staged: what the status bar shows while the model downloads
+    window.download_status.on_download_started(DEFAULT_MODEL)
+    window.download_status.on_download_progress(DownloadProgress(58 * 2**20, 129 * 2**20))
     yield 0.5
     shot("08-download")
-    window._hide_download()
-    window._set_model_label("")
+    window.download_status.hide_download()
+    window.download_status.set_label("")
 
     encode_seen: list[Any] = []
     window.indexer.progress.connect(lambda p: encode_seen.append(p) if p.phase == "encode" and p.done else None)

@@ -9,10 +9,22 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QTextEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .explanations import explain_matches, explanation_lines, strong_matches
 
 MAX_PREVIEW_CHARS = 2_000_000
 MAX_HITS = 5000
+PASSAGE_SPAN = 1200  # about one passage (Settings.passage_chars): a hit this close after its start is in it
 
 
 @dataclass
@@ -26,6 +38,8 @@ class PreviewData:
     truncated: bool = False
     source: str = "index"  # index | file
     error: str | None = None
+    explain: list[str] = field(default_factory=list)  # one line per query word: what it matched, how strongly
+    passages: list[tuple[str, int, int | None]] = field(default_factory=list)  # (label, char offset, page), best first
 
 
 def hit_terms(query: str, matched: dict[str, str] | None = None) -> list[str]:
@@ -55,9 +69,14 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     text, page_starts, anchor, source = "", [], 0, "index"
     file_id = result.file_id or service.reader().file_id(path)
     indexed = service.document_text(file_id) if file_id else ("", [], {})
+    passages: list[tuple[str, int, int | None]] = []
     if indexed[0]:
         text, page_starts, offsets = indexed
         anchor = offsets.get(result.passage_id, 0)
+        for i, p in enumerate(getattr(result, "passages", None) or []):
+            if p.passage_id in offsets:
+                where = f"page {p.page}" if p.page else f"passage {i + 1}"
+                passages.append((f"{i + 1}. {where}", offsets[p.passage_id], p.page))
     else:
         outcome = service.extract(path)
         if outcome.result is None:
@@ -68,12 +87,16 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
         text = text[:MAX_PREVIEW_CHARS]
     # QPlainTextEdit would turn these into something else; replacing them keeps offsets exact
     text = text.replace("\r", " ").replace("\x00", " ")
-    hits = merge_spans(keyword_spans(text, hit_terms(query, getattr(result, "matched", None))))[:MAX_HITS]
+    hits = merge_spans(keyword_spans(text, hit_terms(query, strong_matches(result))))[:MAX_HITS]
     current = -1
     if hits:
         starts = [s for s, _ in hits]
         current = min(bisect.bisect_left(starts, anchor), len(hits) - 1)
-    return PreviewData(path, text, page_starts, hits, current, anchor, truncated, source)
+    explain = explanation_lines(explain_matches(getattr(result, "explain", None)))
+    if getattr(result, "weak", False):
+        explain.insert(0, "Less relevant: below the relevance floor, its matches by meaning are not marked")
+    return PreviewData(path, text, page_starts, hits, current, anchor, truncated, source, explain=explain,
+                       passages=[p for p in passages if p[1] <= len(text)])
 
 
 class Utf16Offsets:
@@ -102,6 +125,7 @@ class PreviewPane(QWidget):
     open_requested = Signal()
     reveal_requested = Signal()
     copy_requested = Signal()
+    similar_requested = Signal(str, object)  # path, page (None: the whole file)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -124,6 +148,19 @@ class PreviewPane(QWidget):
                                        self.reveal_requested.emit)
         self.copy_btn = self._button("Copy path", "Copy the full path (Ctrl+Shift+C)", "Copy path",
                                      self.copy_requested.emit)
+        self.similar_btn = self._button("Find similar", "Files like this one, or like the passage chosen at the "
+                                        "left, by meaning", "Find similar files", self._similar)
+        self.similar_btn.setVisible(False)  # shown when the service can find similar files
+        self.passages = QComboBox()
+        self.passages.setAccessibleName("Matching passages")
+        self.passages.setToolTip("The file's best matching passages, best first: choose one to go to it")
+        self.passages.activated.connect(self.go_to_passage)
+        self.passages.hide()
+        self.explain = QLabel()
+        self.explain.setAccessibleName("Why this file matched")
+        self.explain.setWordWrap(True)
+        self.explain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.explain.hide()
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setAccessibleName("Preview")
@@ -143,12 +180,14 @@ class PreviewPane(QWidget):
             top.addWidget(b)
         actions = QHBoxLayout()
         actions.addWidget(self.location, 1)
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        actions.addWidget(self.passages)
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.similar_btn):
             actions.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addLayout(actions)
+        layout.addWidget(self.explain)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.placeholder, 1)
         self.clear()
@@ -172,7 +211,11 @@ class PreviewPane(QWidget):
         self.text.hide()
         self.placeholder.setText(message)
         self.placeholder.show()
-        for b in (self.prev_btn, self.next_btn, self.open_btn, self.reveal_btn, self.copy_btn):
+        self.explain.clear()
+        self.explain.hide()
+        self.passages.clear()
+        self.passages.hide()
+        for b in (self.prev_btn, self.next_btn, self.open_btn, self.reveal_btn, self.copy_btn, self.similar_btn):
             b.setEnabled(False)
 
     def show_loading(self, path: str) -> None:
@@ -184,8 +227,14 @@ class PreviewPane(QWidget):
         self.data = data
         self.title.setText(os.path.basename(data.path))
         self.title.setToolTip(data.path)
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.similar_btn):
             b.setEnabled(True)
+        self.explain.setText("Matched by meaning: " + ";  ".join(data.explain) if data.explain else "")
+        self.explain.setVisible(bool(data.explain))
+        self.passages.clear()
+        for label, offset, page in data.passages:
+            self.passages.addItem(label, (offset, page))
+        self.passages.setVisible(len(data.passages) > 1)
         if data.error:
             self.text.hide()
             self.placeholder.setText(f"No preview: {data.error}")
@@ -206,6 +255,24 @@ class PreviewPane(QWidget):
             self.current = -1
             self._apply_selections()
             self._scroll_to(data.anchor)
+
+    def go_to_passage(self, i: int) -> None:
+        """Scroll to the ``i``-th best passage, on its first hit if one lies inside it."""
+        if not self.data or not 0 <= i < len(self.data.passages):
+            return
+        offset = self.data.passages[i][1]
+        starts = [s for s, _ in self.data.hits]
+        j = bisect.bisect_left(starts, offset)
+        if j < len(starts) and starts[j] < offset + PASSAGE_SPAN:
+            self.go_to_hit(j)
+        else:
+            self._scroll_to(offset)
+
+    def _similar(self) -> None:
+        if self.data is None:
+            return
+        page = self.passages.currentData()[1] if self.passages.isVisible() and self.passages.currentData() else None
+        self.similar_requested.emit(self.data.path, page)
 
     # --- hits ------------------------------------------------------------------------------------
     def next_hit(self) -> None:

@@ -35,12 +35,17 @@ ScoreRole = Qt.ItemDataRole.UserRole + 9
 RelevanceRole = Qt.ItemDataRole.UserRole + 10  # score relative to the best result, 0..1
 ExtRole = Qt.ItemDataRole.UserRole + 11
 ResultRole = Qt.ItemDataRole.UserRole + 12  # the core SearchResult itself
+WeakRole = Qt.ItemDataRole.UserRole + 13  # below the relevance floor: shown under a "less relevant" divider
+DividerRole = Qt.ItemDataRole.UserRole + 14  # the first weak result: the divider is drawn above it
+PassagesRole = Qt.ItemDataRole.UserRole + 15  # the file's matching passages, best first
 
 ROLE_NAMES = {
     PathRole: b"path", TitleRole: b"title", FolderRole: b"folder", PageRole: b"page", DateRole: b"date",
     SizeRole: b"size", SnippetRole: b"snippet", HighlightsRole: b"highlights", ScoreRole: b"score",
-    RelevanceRole: b"relevance", ExtRole: b"ext", ResultRole: b"result",
+    RelevanceRole: b"relevance", ExtRole: b"ext", ResultRole: b"result", WeakRole: b"weak",
+    DividerRole: b"divider", PassagesRole: b"passages",
 }
+LESS_RELEVANT = "Less relevant"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -132,6 +137,16 @@ class ResultsModel(QAbstractListModel):
     def clear(self) -> None:
         self.set_results([])
 
+    def weak_count(self) -> int:
+        return sum(1 for r in self._results if getattr(r, "weak", False))
+
+    def first_weak_row(self) -> int:
+        """The row above which the "less relevant" divider goes (-1: none, or every result is weak)."""
+        for i, r in enumerate(self._results):
+            if getattr(r, "weak", False):
+                return i if i > 0 else -1
+        return -1
+
     def result(self, row: int) -> Any:
         return self._results[row] if 0 <= row < len(self._results) else None
 
@@ -188,6 +203,13 @@ class ResultsModel(QAbstractListModel):
             return r.ext
         if role == ResultRole:
             return r
+        if role == WeakRole:
+            return bool(getattr(r, "weak", False))
+        if role == DividerRole:
+            return index.row() > 0 and bool(getattr(r, "weak", False)) and not getattr(
+                self._results[index.row() - 1], "weak", False)
+        if role == PassagesRole:
+            return list(getattr(r, "passages", None) or [])
         return None
 
 
@@ -216,7 +238,28 @@ class ResultDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         fm = option.fontMetrics
-        return QSize(400, self.PAD * 2 + fm.lineSpacing() * 4 + 4)
+        divider = self.divider_height(fm.lineSpacing()) if index.data(DividerRole) else 0
+        return QSize(400, self.PAD * 2 + fm.lineSpacing() * 4 + 4 + divider)
+
+    @staticmethod
+    def divider_height(line: int) -> int:
+        return line + 8
+
+    def _paint_divider(self, painter: QPainter, opt: QStyleOptionViewItem) -> QRect:
+        """The "less relevant" line above the first weak result; returns the card's rect below it."""
+        line = opt.fontMetrics.lineSpacing()
+        h = self.divider_height(line)
+        band = QRect(opt.rect.left(), opt.rect.top(), opt.rect.width(), h)
+        painter.save()
+        color = opt.palette.color(QPalette.ColorRole.Text)
+        color.setAlphaF(0.55)
+        painter.setPen(color)
+        text_w = opt.fontMetrics.horizontalAdvance(LESS_RELEVANT)
+        painter.drawText(band.adjusted(self.PAD, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, LESS_RELEVANT)
+        y = band.center().y()
+        painter.drawLine(band.left() + self.PAD * 2 + text_w, y, band.right() - self.PAD, y)
+        painter.restore()
+        return opt.rect.adjusted(0, h, 0, 0)
 
     def _snippet_layout(self, text: str, spans: list[Any], font: QFont, width: int, palette: QPalette) -> QTextLayout:
         """Two laid-out lines of the snippet with the matched words marked. QTextLayout with format
@@ -259,6 +302,8 @@ class ResultDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
+        if index.data(DividerRole):
+            opt.rect = self._paint_divider(painter, opt)
         style = opt.widget.style() if opt.widget else None
         painter.save()
         # background and selection follow the system style
@@ -270,8 +315,11 @@ class ResultDelegate(QStyledItemDelegate):
         active = bool(opt.state & QStyle.StateFlag.State_Active)
         group = QPalette.ColorGroup.Active if active else QPalette.ColorGroup.Inactive
         fg = opt.palette.color(group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        weak = bool(index.data(WeakRole))
+        if weak and not selected:  # below the relevance floor: drawn quieter
+            fg.setAlphaF(0.75)
         dim = QColor(fg)
-        dim.setAlphaF(0.7)
+        dim.setAlphaF(0.7 if not weak else 0.55)
         rect = opt.rect.adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
         fm = opt.fontMetrics
         line = fm.lineSpacing()
@@ -295,6 +343,9 @@ class ResultDelegate(QStyledItemDelegate):
         meta = [short_path(index.data(FolderRole) or "")]
         if index.data(PageRole):
             meta.append(f"page {index.data(PageRole)}")
+        passages = len(index.data(PassagesRole) or [])
+        if passages > 1:
+            meta.append(f"{passages} passages")
         if index.data(DateRole):
             meta.append(human_date(index.data(DateRole)))
         if index.data(SizeRole) is not None:

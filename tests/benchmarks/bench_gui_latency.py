@@ -120,8 +120,9 @@ def measure(data_dir: Path, model: Path, queries: list[str], debounce_ms: int, w
         return bool(predicate())
 
     t_load = time.monotonic()
+    label = window.download_status.model_label
     if not wait_for(lambda: window.started and window.searcher.semantic_ready, 300):
-        raise SystemExit(f"the model did not load: {window.model_label.toolTip() or window.model_label.text()}")
+        raise SystemExit(f"the model did not load: {label.toolTip() or label.text()}")
     model_load_s = time.monotonic() - t_load
     window.searcher._timer.setInterval(debounce_ms)
 
@@ -162,7 +163,7 @@ def measure(data_dir: Path, model: Path, queries: list[str], debounce_ms: int, w
                  (window.searcher.results, window.searcher.failed))
         if window.search.text() != text:
             raise SystemExit(f"typing went wrong: {window.search.text()!r} != {text!r}")
-        wait_for(lambda: window._preview_pool.activeThreadCount() == 0, 10)  # its preview: not in the next one
+        wait_for(lambda: window.previews.pool.activeThreadCount() == 0, 10)  # its preview: not in the next one
         pause = time.monotonic() + gap_ms / 1000  # a person reads before typing the next query
         wait_for(lambda: time.monotonic() >= pause, gap_ms / 1000 + 1)
         return {

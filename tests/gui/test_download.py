@@ -109,19 +109,20 @@ def test_first_run_download_with_progress_keyword_search_meanwhile(
     service = make_service(model="example/tiny-colbert")
     service.index([str(docs)], encode=False)
     window = make_window(service, load_model=True, encode=True)
+    ds = window.download_status
 
-    qtbot.waitUntil(lambda: window.download_bar.isVisible() and window.download_bar.value() > 0, timeout=10000)
-    assert window.download_cancel_btn.isVisible() and not window.download_btn.isVisible()
-    assert "Downloading the search model" in window.model_label.text() and "MB" in window.model_label.text()
-    assert window.download_bar.format().endswith("MB")
+    qtbot.waitUntil(lambda: ds.download_bar.isVisible() and ds.download_bar.value() > 0, timeout=10000)
+    assert ds.download_cancel_btn.isVisible() and not ds.download_btn.isVisible()
+    assert "Downloading the search model" in ds.model_label.text() and "MB" in ds.model_label.text()
+    assert ds.download_bar.format().endswith("MB")
     keyword_search(qtbot, window, "magma")  # keyword search works while the model downloads
     assert not window.searcher.semantic_ready
 
     with qtbot.waitSignal(window.indexer.finished, timeout=60000) as blocker:  # then the files are encoded
         fake_hub.gate.set()
     assert blocker.args[0].semantic
-    assert window.searcher.semantic_ready and window.model_label.text() == "Meaning search ready"
-    assert window.download_bar.isHidden() and window.download_cancel_btn.isHidden()
+    assert window.searcher.semantic_ready and ds.model_label.text() == "Meaning search ready"
+    assert ds.download_bar.isHidden() and ds.download_cancel_btn.isHidden()
     assert (service.data_dir / "models" / "example--tiny-colbert" / ".complete").exists()
     assert service.status()["pending"] == 0
 
@@ -132,23 +133,24 @@ def test_cancel_the_download_then_resume_it(qtbot: Any, make_service: Any, make_
     service = make_service(model=MODEL)
     service.index([str(docs)], encode=False)
     window = make_window(service, load_model=True)
-    qtbot.waitUntil(lambda: window.download_cancel_btn.isVisible(), timeout=10000)
+    ds = window.download_status
+    qtbot.waitUntil(lambda: ds.download_cancel_btn.isVisible(), timeout=10000)
     qtbot.waitUntil(lambda: fake_hub.fetched >= fake_hub.hold_after, timeout=10000)  # held mid-way
     with qtbot.waitSignal(window.model_loader.download_cancelled, timeout=10000):
-        window.download_cancel_btn.click()
+        ds.download_cancel_btn.click()
         fake_hub.gate.set()
     target = service.data_dir / "models" / "example--fake-colbert"
     assert not (target / ".complete").exists()
-    assert window.download_bar.isHidden() and window.download_cancel_btn.isHidden()
-    assert window.download_btn.isVisible() and window.download_btn.text() == "Download model"
-    assert window.model_label.text() == "Keyword search only"
+    assert ds.download_bar.isHidden() and ds.download_cancel_btn.isHidden()
+    assert ds.download_btn.isVisible() and ds.download_btn.text() == "Download model"
+    assert ds.model_label.text() == "Keyword search only"
     keyword_search(qtbot, window, "sourdough")
     first = fake_hub.fetched
     assert 0 < first < total_size(fake_hub)
 
     fake_hub.gate = None
     with qtbot.waitSignal(window.model_loader.unavailable, timeout=30000):  # the fake files are no real model
-        window.download_btn.click()
+        ds.download_btn.click()
     assert (target / ".complete").exists()
     assert fake_hub.fetched <= total_size(fake_hub) + 4 * fake_hub.chunk < total_size(fake_hub) + first  # resumed
-    assert window.download_btn.isHidden() and window.model_label.text() == "Keyword search only"
+    assert ds.download_btn.isHidden() and ds.model_label.text() == "Keyword search only"

@@ -34,7 +34,7 @@ def test_pause_on_battery_pauses_and_resumes_on_mains_power(qtbot: Any, make_ser
     window.indexer.start()
     qtbot.wait(400)
     assert window.indexer.indexing and not finished  # held at its first safe point
-    assert window.status_label.text().startswith("Paused on battery")
+    assert window.index_status.label.text().startswith("Paused on battery")
 
     window.battery.timer.setInterval(50)  # (the poll is every 30 s; the test does not wait that long)
     power["battery"] = False  # plugged in
@@ -158,7 +158,7 @@ def test_started_at_login_the_app_waits_in_the_tray(qtbot: Any, tmp_path: Path, 
         assert (window.tray is not None) is tray_available
         assert window.isVisible() is not tray_available
         if tray_available:
-            window.tray_search_action.trigger()  # the tray's "Search…" brings the window up
+            window.tray.search_action.trigger()  # the tray's "Search…" brings the window up
             assert window.isVisible()
     finally:
         window.crash_reporter.uninstall()

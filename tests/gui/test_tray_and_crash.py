@@ -25,11 +25,11 @@ def test_tray_search_raises_the_window_with_the_field_focused(qtbot: Any, make_s
     service.index([str(docs)], encode=False)
     window = make_window(service, tray=True)
     assert window.tray is not None
-    texts = [a.text() for a in window.tray_menu.actions() if a.text()]
+    texts = [a.text() for a in window.tray.menu.actions() if a.text()]
     assert texts[0] == "Search…" and texts[-1] == "Quit"
     window.search.setText("magma")
     window.hide()
-    window.tray_search_action.trigger()
+    window.tray.search_action.trigger()
     assert window.isVisible()
     qtbot.waitUntil(lambda: QGuiApplication.focusObject() is window.search, timeout=3000)
     assert window.search.selectedText() == "magma"  # typing replaces the last query
@@ -56,7 +56,7 @@ def test_closing_with_a_tray_keeps_indexing_and_quit_ends(qtbot: Any, make_servi
     window.close()
     assert len(messages) == 1  # told once
 
-    window.tray_quit_action.trigger()
+    window.tray.quit_action.trigger()
     assert shut == [True]
     assert not window.tray.isVisible()
 

@@ -42,7 +42,7 @@ def test_typing_shows_ranked_results(qtbot: Any, make_service: Any, make_window:
     assert os.path.basename(top.data(PathRole)) == "volcanoes.md"
     snippet, spans = top.data(SnippetRole), top.data(HighlightsRole)
     assert spans and any(snippet[s:e].lower() == "magma" for s, e in spans)
-    assert "result" in window.summary.text()
+    assert "result" in window.results_panel.summary.text()
     # the first result is selected and previewed without touching the mouse
     qtbot.waitUntil(lambda: window.preview.data is not None, timeout=5000)
     assert window.preview.data.path.endswith("volcanoes.md")
@@ -104,13 +104,13 @@ def test_scrolling_to_the_end_loads_more_results(qtbot: Any, make_service: Any, 
     model = window.results_model
     qtbot.waitUntil(lambda: model.rowCount() == window.searcher.limit, timeout=5000)
     assert model.canFetchMore()
-    assert window.summary.text().startswith(f"{window.searcher.limit}+ results")  # a first page, not all
+    assert window.results_panel.summary.text().startswith(f"{window.searcher.limit}+ results")  # a first page, not all
     window.results.scrollToBottom()  # the view calls fetchMore at the end of the list
     qtbot.waitUntil(lambda: model.rowCount() == 45, timeout=5000)
     assert not model.canFetchMore()  # fewer came back than asked for: nothing more to fetch
     paths = [model.index(i).data(PathRole) for i in range(model.rowCount())]
     assert len(set(paths)) == 45
-    assert window.summary.text().startswith("45 results")
+    assert window.results_panel.summary.text().startswith("45 results")
 
 
 def test_selection_shows_preview_with_highlights(qtbot: Any, make_service: Any, make_window: Any,
@@ -204,8 +204,8 @@ def test_first_run_welcome_then_adding_a_folder_indexes(qtbot: Any, make_service
     phases = {p.phase for p in updates}
     assert {"extract", "done"} <= phases  # (scan reports only when it takes over half a second)
     assert any(p.total == 8 for p in updates if p.phase == "extract")
-    qtbot.waitUntil(lambda: "8 files in 1 folder" in window.status_label.text(), timeout=5000)
-    assert window.progress.isHidden() and window.pause_btn.isHidden()
+    qtbot.waitUntil(lambda: "8 files in 1 folder" in window.index_status.label.text(), timeout=5000)
+    assert window.index_status.progress.isHidden() and window.index_status.pause_btn.isHidden()
     search(qtbot, window, "marathon")
 
 
@@ -213,15 +213,14 @@ def test_progress_is_shown_while_indexing(qtbot: Any, make_service: Any, make_wi
     from desktop_search.core.indexer import Progress
 
     window = make_window(make_service())
-    window.indexer._running = "index"
-    window._on_index_started()
-    window._on_progress(Progress("extract", 120, 480, "/home/me/Documents/report.pdf", eta_s=95))
-    assert window.progress.isVisible() and window.progress.maximum() == 480 and window.progress.value() == 120
-    assert "Reading 120 of 480 files" in window.status_label.text()
-    assert "1 min 35 s left" in window.status_label.text()
-    assert "report.pdf" in window.current_file.text()
-    assert window.pause_btn.isVisible() and window.cancel_btn.isVisible()
-    window.indexer._running = None
+    window.index_status.on_started()
+    window.index_status.on_progress(Progress("extract", 120, 480, "/home/me/Documents/report.pdf", eta_s=95))
+    bar = window.index_status.progress
+    assert bar.isVisible() and bar.maximum() == 480 and bar.value() == 120
+    assert "Reading 120 of 480 files" in window.index_status.label.text()
+    assert "1 min 35 s left" in window.index_status.label.text()
+    assert "report.pdf" in window.index_status.current_file.text()
+    assert window.index_status.pause_btn.isVisible() and window.index_status.cancel_btn.isVisible()
 
 
 def test_pause_then_cancel_and_resume(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
@@ -229,12 +228,12 @@ def test_pause_then_cancel_and_resume(qtbot: Any, make_service: Any, make_window
     service.add_roots([str(docs)])
     window = make_window(service)
     window.toggle_pause()
-    assert window.pause_btn.text() == "Resume"
+    assert window.index_status.pause_btn.text() == "Resume"
     with qtbot.waitSignal(window.indexer.cancelled, timeout=10000):
         window.indexer.start()
         qtbot.wait(300)  # paused: nothing finishes however long we wait
         assert window.indexer.indexing
-        window.cancel_btn.click()
+        window.index_status.cancel_btn.click()
     assert window.indexer.running is False
     assert not window.indexer.paused
     with qtbot.waitSignal(window.indexer.finished, timeout=10000):
@@ -250,8 +249,8 @@ def test_failed_view_lists_reasons_and_retries(qtbot: Any, make_service: Any, ma
     service = indexed(make_service, docs)
     window = make_window(service)
     window.refresh_status()
-    qtbot.waitUntil(lambda: window.failed_btn.isVisible(), timeout=5000)
-    assert window.failed_btn.text().startswith("2 ")
+    qtbot.waitUntil(lambda: window.index_status.failed_btn.isVisible(), timeout=5000)
+    assert window.index_status.failed_btn.text().startswith("2 ")
     dialog = window.show_failed()
     qtbot.waitUntil(lambda: dialog.loaded, timeout=5000)
     reasons = dialog.reasons()
@@ -343,20 +342,21 @@ def test_keyboard_conventions(qtbot: Any, make_service: Any, make_window: Any, d
 
 
 def test_filters_map_onto_query_syntax(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
-    from desktop_search.gui.window import date_token
+    from desktop_search.gui.search_bar import date_token
 
     window = make_window(indexed(make_service, docs))
-    qtbot.waitUntil(lambda: window.folder_filter.count() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.search_bar.folder_filter.count() == 2, timeout=5000)
     window.search.setText("the")
-    window.type_filter.setCurrentIndex(window.type_filter.findText("Text / Markdown"))
-    window.folder_filter.setCurrentIndex(1)
-    window.date_filter.setCurrentText("This year")
+    window.search_bar.type_filter.setCurrentIndex(window.search_bar.type_filter.findText("Text / Markdown"))
+    window.search_bar.folder_filter.setCurrentIndex(1)
+    window.search_bar.date_filter.setCurrentText("This year")
     q = window.composed_query()
     assert q.startswith("the ext:txt,md") and f"dir:{docs}" in q and "date:" in q
-    window.date_filter.setCurrentText("Any time")
-    window.type_filter.setCurrentIndex(window.type_filter.findText("PDF"))
-    qtbot.waitUntil(lambda: "ext:pdf" in window.results_model.query or window.empty.isVisible(), timeout=5000)
-    qtbot.waitUntil(lambda: window.empty.isVisible(), timeout=5000)  # no PDFs among the samples
+    window.search_bar.date_filter.setCurrentText("Any time")
+    window.search_bar.type_filter.setCurrentIndex(window.search_bar.type_filter.findText("PDF"))
+    empty = window.results_panel.empty
+    qtbot.waitUntil(lambda: "ext:pdf" in window.results_model.query or empty.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: window.results_panel.empty.isVisible(), timeout=5000)  # no PDFs among the samples
     import datetime as dt
 
     assert date_token("Last year", dt.date(2025, 5, 1)) == "date:2024"
@@ -366,9 +366,9 @@ def test_filters_map_onto_query_syntax(qtbot: Any, make_service: Any, make_windo
 def test_query_help_popover(qtbot: Any, make_service: Any, make_window: Any) -> None:
     window = make_window(make_service())
     window.stack.setCurrentWidget(window.main_page)
-    window.help_btn.click()
-    qtbot.waitUntil(window.help_popover.isVisible, timeout=2000)
-    text = window.help_popover.findChild(type(window.summary)).text()
+    window.search_bar.help_btn.click()
+    qtbot.waitUntil(window.search_bar.help_popover.isVisible, timeout=2000)
+    text = window.search_bar.help_popover.findChild(type(window.results_panel.summary)).text()
     for token in ("ext:pdf", "dir:", "date:2024", "size:", "-draft", "exact phrase"):
         assert token in text
 
@@ -489,7 +489,7 @@ def test_hybrid_ranking_replaces_keyword_results_keeping_the_selection(
     service.index([str(docs)], encode=True)
     window = make_window(service, load_model=True)
     qtbot.waitUntil(lambda: window.searcher.semantic_ready, timeout=60000)
-    assert window.model_label.text() == "Meaning search ready"
+    assert window.download_status.model_label.text() == "Meaning search ready"
     outcomes: list[Any] = []
     window.searcher.results.connect(outcomes.append)
     search(qtbot, window, "the")

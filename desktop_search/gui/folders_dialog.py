@@ -1,12 +1,13 @@
-"""Secondary windows: query-syntax help, folders and settings, failed files, and the first-run welcome."""
+"""Folders and settings: watched folders with counts, exclusions, the model, context length, threads,
+and how the app behaves (file size limit, pause on battery, start at login). Data loads in a Job owned
+by the dialog (closed early, it is never touched); saving is the window's (through the service)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -14,10 +15,8 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -25,123 +24,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from .jobs import run_job
 from .results import short_path
-from .tasks import run_task
-from .theme import app_icon
-
-QUERY_HELP = """
-<h3 style="margin:0 0 6px 0">Search syntax</h3>
-<table cellspacing="0" cellpadding="3">
-<tr><td><code>solar panels</code></td><td>files about these words, by meaning and by keyword</td></tr>
-<tr><td><code>"exact phrase"</code></td>
-    <td>only files containing the phrase (<code>"cat"</code>: the word exactly)</td></tr>
-<tr><td><code>-draft</code>, <code>-"old plan"</code></td>
-    <td>leave out files containing <i>draft</i> or the phrase</td></tr>
-<tr><td><code>cat OR dog</code></td><td>either word</td></tr>
-<tr><td><code>photo*</code></td><td>words starting with <i>photo</i> (no prefix otherwise)</td></tr>
-<tr><td><code>title:budget</code>, <code>name:report</code></td><td>in the document title / file name</td></tr>
-<tr><td><code>ext:pdf</code>, <code>ext:md,txt</code></td><td>only these file types</td></tr>
-<tr><td><code>dir:Projects</code></td><td>only files whose folder path contains <i>Projects</i></td></tr>
-<tr><td><code>date:2024</code>, <code>date:2024-01..2024-06</code>, <code>date:&gt;2024-03-01</code></td>
-    <td>modified in that year, range, or after/before a day</td></tr>
-<tr><td><code>size:&gt;1M</code>, <code>size:&lt;200k</code></td><td>larger or smaller than a size</td></tr>
-<tr><td><code>ext:pdf</code> alone</td><td>filters alone list the matching files, newest first</td></tr>
-</table>
-<p style="margin-top:6px">Keys: <b>Ctrl+K</b> search · <b>↑/↓</b> move · <b>Enter</b> open ·
-<b>Ctrl+Enter</b> show in folder · <b>F3</b>/<b>Shift+F3</b> next/previous hit · <b>Esc</b> clear</p>
-"""
-
-
-class QueryHelpPopover(QFrame):
-    """A small popup (closes on click outside or Esc) explaining the query syntax."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, Qt.WindowType.Popup)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName("Search syntax help")
-        label = QLabel(QUERY_HELP)
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout = QVBoxLayout(self)
-        layout.addWidget(label)
-        self.setMinimumWidth(520)
-
-    def show_below(self, widget: QWidget) -> None:
-        self.adjustSize()
-        pos = widget.mapToGlobal(QPoint(widget.width() - self.width(), widget.height()))
-        self.move(pos)
-        self.show()
-
-
-class WelcomePage(QWidget):
-    """First run: what the app does, what will happen, and a one-click start with Documents."""
-
-    use_folder = Signal(str)
-    choose_folder = Signal()
-
-    def __init__(self, documents: str | None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.documents = documents
-        icon = QLabel()
-        icon.setPixmap(app_icon().pixmap(QSize(96, 96)))
-        icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title = QLabel("Find your files by what they mean")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.8)
-        font.setBold(True)
-        title.setFont(font)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body = QLabel(
-            "<p>Desktop Search reads the documents in the folders you choose — PDFs, Word and OpenDocument "
-            "files, e-mails, web pages, text and Markdown — and builds a search index <b>on this computer</b>. "
-            "Nothing is uploaded.</p>"
-            "<p><b>What happens next:</b></p><ol>"
-            "<li>The text of each file is read; keyword search works within seconds.</li>"
-            "<li>A small language model (downloaded once, about 130 MB, unless you choose a local one in "
-            "Settings) encodes the text so you can search by meaning. The download shows its progress at the "
-            "bottom of the window and can be cancelled and resumed later; keyword search works meanwhile. "
-            "Encoding runs in the background and can be paused.</li>"
-            "<li>Files that cannot be read are listed with the reason, so nothing fails silently.</li></ol>"
-        )
-        body.setWordWrap(True)
-        body.setTextFormat(Qt.TextFormat.RichText)
-        body.setMaximumWidth(620)
-        self.start_btn = QPushButton(f"Index {short_path(documents)}" if documents else "Choose a folder to index…")
-        self.start_btn.setDefault(True)
-        self.start_btn.setAccessibleName("Index the Documents folder" if documents else "Choose a folder to index")
-        self.start_btn.clicked.connect(self._start)
-        self.other_btn = QPushButton("Choose other folders…")
-        self.other_btn.setAccessibleName("Choose other folders to index")
-        self.other_btn.clicked.connect(self.choose_folder.emit)
-        self.other_btn.setVisible(bool(documents))
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start_btn)
-        buttons.addWidget(self.other_btn)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addWidget(icon)
-        layout.addWidget(title)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(body)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addLayout(buttons)
-        layout.addStretch(2)
-
-    def _start(self) -> None:
-        if self.documents:
-            self.use_folder.emit(self.documents)
-        else:
-            self.choose_folder.emit()
 
 
 def folder_counts(service: Any) -> list[dict[str, Any]]:
@@ -291,8 +179,13 @@ class FoldersDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        run_task(lambda: (folder_counts(self.service), self.service.model_description(), exclusion_text(self.service)),
-                 on_done=self._fill)
+        run_job(self, "folders", lambda: (folder_counts(self.service), self.service.model_description(),
+                                          exclusion_text(self.service)), on_done=self._fill)
+
+    def follow_status(self, _status: dict[str, Any]) -> None:
+        """The window read a new status (the service announced a change): show the new counts."""
+        if self.isVisible():
+            self.refresh()
 
     def _fill(self, data: tuple[list[dict[str, Any]], dict[str, Any], tuple[str, bool]]) -> None:
         rows, model, exclusions = data
@@ -354,74 +247,3 @@ class FoldersDialog(QDialog):
     def _save(self) -> None:
         self.settings_saved.emit(self.values())
         self.accept()
-
-
-class FailedDialog(QDialog):
-    """Files that could not be read, with the reason, and a way to try them again."""
-
-    retry_requested = Signal(list)
-
-    def __init__(self, service: Any, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.service = service
-        self.setWindowTitle("Files that could not be read")
-        self.setAccessibleName("Failed files")
-        self.resize(820, 420)
-        self.model = QStandardItemModel(0, 2, self)
-        self.model.setHorizontalHeaderLabels(["File", "Reason"])
-        self.table = QTableView()
-        self.table.setAccessibleName("Failed files and reasons")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.summary = QLabel("loading…")
-        self.summary.setAccessibleName("Failed files summary")
-        self.retry_btn = QPushButton("Retry selected")
-        self.retry_btn.setAccessibleName("Retry the selected files")
-        self.retry_btn.clicked.connect(self._retry_selected)
-        self.retry_all_btn = QPushButton("Retry all")
-        self.retry_all_btn.setAccessibleName("Retry all failed files")
-        self.retry_all_btn.clicked.connect(lambda: self.retry_requested.emit(self.paths()))
-        close = QPushButton("Close")
-        close.clicked.connect(self.accept)
-        row = QHBoxLayout()
-        row.addWidget(self.summary, 1)
-        row.addWidget(self.retry_btn)
-        row.addWidget(self.retry_all_btn)
-        row.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(row)
-        self.loaded = False
-        self.refresh()
-
-    def refresh(self) -> None:
-        run_task(self.service.failed, on_done=self._fill)
-
-    def _fill(self, rows: list[dict[str, Any]]) -> None:
-        self.model.removeRows(0, self.model.rowCount())
-        for r in rows:
-            path_item = QStandardItem(r["path"])
-            path_item.setToolTip(r["path"])
-            reason = QStandardItem(r["reason"])
-            reason.setToolTip(r["reason"])
-            self.model.appendRow([path_item, reason])
-        self.summary.setText(f"{len(rows):,} file(s) could not be read" if rows else "Every file could be read.")
-        self.retry_btn.setEnabled(bool(rows))
-        self.retry_all_btn.setEnabled(bool(rows))
-        self.loaded = True
-
-    def paths(self) -> list[str]:
-        return [self.model.item(i, 0).text() for i in range(self.model.rowCount())]
-
-    def reasons(self) -> dict[str, str]:
-        return {self.model.item(i, 0).text(): self.model.item(i, 1).text() for i in range(self.model.rowCount())}
-
-    def _retry_selected(self) -> None:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        paths = [self.model.item(r, 0).text() for r in rows]
-        if paths:
-            self.retry_requested.emit(paths)
