@@ -102,8 +102,10 @@ def _eval_service(main: Any, dataset: str) -> Any:
     for name in ("batch_files", "flat_max_tokens", "plaid_nbits", "quantize"):  # tests and benchmarks tune these
         if hasattr(main.settings, name):
             setattr(sub.settings, name, getattr(main.settings, name))
-    sub.settings.keep_raw_vectors = True  # --exact needs the raw vectors after compaction
-    if not sub.writer.call(lambda c: c.load_settings()).keep_raw_vectors:
+    # --exact scores the stored vectors (decoded PLAID codes): no raw archive, so the eval index is
+    # as small as a person's; one from before that drops its archive at its next merge
+    sub.settings.keep_raw_vectors = False
+    if sub.writer.call(lambda c: c.load_settings()).keep_raw_vectors:
         sub.save_settings(sub.settings)  # the eval index's own settings, not the data folder's
     return sub
 
@@ -194,7 +196,8 @@ def _run(
 
 
 def _exact_runner(service: Any) -> Callable[[str], list[str]]:
-    """Reference ranking: exact MaxSim of every passage from raw vectors, best passage per file."""
+    """Reference ranking: exact MaxSim of every passage (raw vectors where kept, else decoded PLAID
+    codes: SegmentStore.exact_scores), best passage per file."""
     c = service.reader()
     service.store.refresh(c, force=True)
     owner = {pid: Path(P.from_db(path)).stem for pid, path in c.passage_paths().items()}

@@ -19,13 +19,12 @@ import numpy as np
 
 from . import paths as P
 from .catalog import Catalog, Writer
+from .compaction import Compactor
 from .config import Settings
 from .encoder import Encoder, EncodingStopped
 from .exclusions import Rules
 from .extract import ExtractLimits, ExtractOutcome, KeptPool, extract_many
 from .index import SegmentStore, write_segment
-from .index.segments import default_nbits
-from .index.store import Entry
 from .model import ModelMismatch, key_name
 from .passages import split_passages
 from .scan import DiffCounts, Scanner, ScanResult, Seen, diff
@@ -409,62 +408,13 @@ class Indexer:
         report.encoded_files += len(file_ids)
         report.encoded_tokens += n_tokens
 
-    # --- compaction ------------------------------------------------------------------------------
-    def _flat_limit(self, dim: int) -> int:
-        return max(1_000, int(self.settings.flat_max_tokens * 64 / max(dim, 1)))
+    # --- compaction (core/compaction.py: policy in index/merge_policy.py, merging in index/merge.py) ---
+    def compactor(self) -> Compactor:
+        return Compactor(self.store, self.writer, self.reader, self.settings, self._model_key() or "",
+                         message=lambda m: self._progress(Progress("compact", message=m)), check=self._check)
 
     def _compact(self, final: bool) -> None:
-        """Rewrite many flat segments (exact, fast to write, slow to search) as one PLAID segment. Only
-        segments of this run's model take part: another model's vectors never enter its merges."""
-        self.store.refresh(self.reader)
-        if any(not e.n_live for e in self.store.view.live):  # all re-encoded (new model) or deleted
-            if self.writer.call(lambda c: c.drop_empty_segments()):
-                self.store.refresh(self.reader)
-                self.store.remove_orphans(self.store.check(self.reader).orphans)
-        key = self._model_key() or ""
-        with self.store.acquire() as view:  # the sources stay open (and on disk) while they are read
-            mine = [e for e in view.live if e.model_key == key]
-            flats = [e for e in mine if e.kind == "flat"]
-            if not flats:
-                return
-            dim = flats[0].dim
-            flats = [e for e in flats if e.dim == dim]
-            live_tokens = sum(int(e.segment.lengths[e.live].sum()) for e in flats)
-            limit = self._flat_limit(dim)
-            if live_tokens < (limit if final else 4 * limit):
-                return
-            self._progress(Progress("compact", message=f"building a PLAID segment from {live_tokens:,} vectors"))
-            sources = list(flats)
-            for e in mine:
-                if e.kind == "plaid" and e.dim == dim:
-                    live_plaid = int(e.segment.lengths[e.live].sum())
-                    if live_plaid < live_tokens or e.live.mean() < 0.5:  # tiered merge; rewrite mostly-dead ones
-                        sources.append(e)
-            self._merge(sources, dim, key)
-
-    def _merge(self, sources: list[Entry], dim: int, key: str) -> None:
-        items: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for e in sources:
-            seg = e.segment
-            locals_ = np.nonzero(e.live)[0].tolist()
-            for start in range(0, len(locals_), 2048):
-                chunk = locals_[start : start + 2048]
-                for local, vec in zip(chunk, seg.vectors(chunk), strict=True):
-                    items.append((int(seg.passage_ids[local]), vec.astype(np.float16), seg.spans(local)))
-        if not items:
-            return
-        # order by content (path, passage), not by id: ids depend on the order extraction finished in,
-        # and k-means samples by position, so a rebuild after a crash gives the same segment
-        where = self.reader.passage_order()
-        items.sort(key=lambda t: where.get(t[0], ("\uffff", t[0])))
-        name = f"plaid-{uuid.uuid4().hex[:12]}"
-        nbits = self.settings.plaid_nbits or default_nbits(dim)
-        write_segment(self.store.root, name, "plaid", [i[0] for i in items], [i[1] for i in items],
-                      [i[2] for i in items], nbits=nbits)
-        source_ids = [e.id for e in sources]
-        archive = [e.id for e in sources if self.settings.keep_raw_vectors and e.kind == "flat"]
-        n_tokens = int(sum(len(i[1]) for i in items))
-        pids = [i[0] for i in items]
-        self.writer.call(lambda c: c.commit_merge(name, "plaid", key, dim, pids, n_tokens, source_ids, archive))
-        self.store.refresh(self.reader)
-        self.store.remove_orphans(self.store.check(self.reader).orphans)  # deleted once no search holds them
+        """Merge segments as the tiered policy says: flat segments (exact, fast to write, slow to search)
+        become PLAID ones on the index's codec; PLAID segments merge by size tier. Only segments of
+        this run's model take part: another model's vectors never enter its merges."""
+        self.compactor().run(final)

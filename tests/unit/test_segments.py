@@ -1,8 +1,11 @@
-"""Segments: flat (exact MaxSim) and PLAID (fast-plaid build, NumPy search) agree with brute force."""
+"""Segments: flat (exact MaxSim) and PLAID (our codec, NumPy search) agree with brute force and with fast-plaid."""
+
+import shutil
 
 import numpy as np
 import pytest
 
+from desktop_search.core.index.codec import load_plaid
 from desktop_search.core.index.segments import FlatSegment, PlaidSegment, verify_dir, write_segment
 
 
@@ -44,19 +47,59 @@ def test_flat_search_is_exact(built):
         assert np.allclose([h[1] for h in hits], np.sort(expected)[::-1][:10], atol=1e-3)
 
 
-def test_plaid_decompression_matches_fast_plaid(built, tmp_path):
-    import shutil
-
+def _fast_plaid_index(path, docs, nbits=4):
+    """An index as fast-plaid's create writes it (format 1: what data folders from before format 2 hold)."""
+    import torch
     from fast_plaid import search as fp_search
 
-    root, _ = built
+    index = fp_search.FastPlaid(index=str(path), device="cpu")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        index.create(documents_embeddings=[torch.from_numpy(d) for d in docs], nbits=nbits, start_from_scratch=0,
+                     kmeans_niters=4)
+    return index
+
+
+def test_plaid_decoding_and_compression_match_fast_plaid(built, tmp_path):
+    """Decoding matches fast-plaid's get_embeddings, and our compressor, given fast-plaid's codec,
+    writes the codes and residual bytes fast-plaid wrote (its fp16 arithmetic may round a value at a
+    bucket boundary the other way: a handful of bytes)."""
+    root, docs = built
+    reference = _fast_plaid_index(tmp_path / "fp", docs)
+    data = load_plaid(tmp_path / "fp")
+    assert data.meta.get("format", 1) == 1 and data.doclens == [len(d) for d in docs]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+    for i, theirs in zip([0, 7, 399], reference.get_embeddings(subset=[0, 7, 399]), strict=True):
+        tokens = np.arange(offsets[i], offsets[i + 1])
+        ours = data.codec.decompress(data.codes[tokens], data.residuals[tokens])
+        assert np.abs(ours - theirs.float().numpy()).max() < 2e-3
+    codes, residuals, _ = data.codec.compress(np.concatenate(docs))
+    assert (codes == data.codes).mean() > 0.995
+    assert (residuals == data.residuals).mean() > 0.99
+
+
+def test_a_segment_in_fast_plaids_format_still_loads_and_searches(built, tmp_path):
+    root, docs = built
+    shutil.copytree(root / "plaid-a", tmp_path / "plaid-old")
+    shutil.rmtree(tmp_path / "plaid-old" / "plaid")
+    _fast_plaid_index(tmp_path / "plaid-old" / "plaid", docs).close()
+    for copy in (tmp_path / "plaid-old" / "plaid").glob("merged_*"):
+        copy.unlink()
+    old = PlaidSegment(tmp_path / "plaid-old")
+    assert old.codes.dtype == np.int32 and len(old.codes) == sum(len(d) for d in docs)
+    q = docs[5][:8].astype(np.float32)
+    assert old.search(q, 1, np.ones(old.n_passages, bool))[0][0] == 5
+
+
+def test_plaid_vectors_take_at_most_40_bytes_per_token_at_64_dims(built):
+    """Issue 14: codes (uint16), 4-bit residuals and the IVF; no float copy of any vector."""
+    root, docs = built
+    plaid = root / "plaid-a" / "plaid"
+    tokens = sum(len(d) for d in docs)
+    vector_bytes = sum((plaid / f).stat().st_size for f in ("codes.npy", "residuals.npy", "ivf.npy"))
+    assert vector_bytes / tokens <= 40
     seg = PlaidSegment(root / "plaid-a")
-    shutil.copytree(root / "plaid-a" / "plaid", tmp_path / "plaid")  # fast-plaid writes files when it loads
-    reference = fp_search.FastPlaid(index=str(tmp_path / "plaid"), device="cpu")
-    ours = seg.vectors([0, 7, 399])
-    theirs = reference.get_embeddings(subset=[0, 7, 399])
-    for a, b in zip(ours, theirs, strict=True):
-        assert np.abs(a - b.float().numpy()).max() < 2e-3
+    assert seg.codes.dtype == np.uint16 and isinstance(seg.residuals, np.memmap)
 
 
 def test_plaid_search_agrees_with_brute_force_and_respects_tombstones(built):

@@ -69,10 +69,27 @@ class VectorRecords(CatalogBase):
                 self.bump_generation()
         return int(n)
 
-    def passage_order(self) -> dict[int, tuple[str, int]]:
-        """(file path, seq) of every passage that has vectors: merges order passages by content."""
-        return {pid: (path, seq) for pid, path, seq in self.db.execute(
-            "SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.segment_id > 0")}
+    def passage_order(self, passage_ids: list[int]) -> dict[int, tuple[str, int]]:
+        """(file path, seq) of ``passage_ids`` (those still in the catalog): a merge that trains a codec
+        orders its passages by content. Reads only these rows (in slices under SQLite's variable limit)."""
+        out: dict[int, tuple[str, int]] = {}
+        for start in range(0, len(passage_ids), 900):
+            part = passage_ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            out.update((pid, (path, seq)) for pid, path, seq in self.db.execute(
+                f"SELECT p.id, f.path, p.seq FROM passages p JOIN files f ON f.id = p.file_id WHERE p.id IN ({marks})",
+                part))
+        return out
+
+    def drop_archived_segments(self) -> int:
+        """Forget archived segments (raw vectors kept after compaction by ``keep_raw_vectors``, or by
+        data folders from before codec-preserving merges): derived data, its folders become orphans,
+        deleted once no reader holds them. Returns how many."""
+        with self.transaction():
+            n = self.db.execute("DELETE FROM segments WHERE state = 'archived'").rowcount
+            if n:
+                self.bump_generation()
+        return int(n)
 
     def passage_paths(self) -> dict[int, str]:
         """The file path (as stored, see paths.from_db) of every passage, by passage id."""

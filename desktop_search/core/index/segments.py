@@ -3,8 +3,10 @@
 Layout of ``segments/<name>/``: ``manifest.json`` (kind, counts, sizes of every file, for
 verification), ``passage_ids.npy`` (catalog passage id of each local doc), ``lengths.npy`` (tokens
 per passage), ``spans.npy`` (uint16 char spans of each token, relative to its passage) and either
-``vectors.npy`` (flat: float16 token vectors, scored by exact MaxSim) or ``plaid/`` (a fast-plaid
-index). A segment is built in ``.tmp-<name>``, fsynced, then renamed; it only counts once the
+``vectors.npy`` (flat: float16 token vectors, scored by exact MaxSim) or ``plaid/`` (PLAID codes and
+residuals, see codec.py; data folders from before format 2 hold fast-plaid's own files, which still
+load). The manifest of a PLAID segment also names its codec, so merges are planned without opening
+segments. A segment is built in ``.tmp-<name>``, fsynced, then renamed; it only counts once the
 catalog marks it live in the same transaction that points passages at it.
 """
 
@@ -16,11 +18,13 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .codec import Codec, load_plaid, training_sample, write_plaid
 
 MANIFEST = "manifest.json"
 
@@ -98,34 +102,76 @@ def write_segment(
     vectors: Sequence[np.ndarray],
     spans: Sequence[np.ndarray],
     nbits: int = 0,
+    codec: Codec | None = None,
 ) -> Path:
-    """Build a segment atomically; returns its final directory."""
-    final = root / name
-    tmp = root / f".tmp-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """Build a segment atomically from raw vectors; returns its final directory. A PLAID segment is
+    compressed with ``codec`` when given (fixed centroids, as fast-plaid's update does), else with a
+    codec trained on these vectors."""
     lengths = np.array([len(v) for v in vectors], dtype=np.int64)
     if len(lengths) == 0 or lengths.min() == 0:
         raise ValueError("segments hold only passages with at least one token")
     dim = int(vectors[0].shape[1])
-    np.save(tmp / "passage_ids.npy", np.asarray(passage_ids, dtype=np.int64))
-    np.save(tmp / "lengths.npy", lengths)
-    np.save(tmp / "spans.npy", np.concatenate(spans).astype(np.uint16))
     if kind == "flat":
-        np.save(tmp / "vectors.npy", np.concatenate(vectors).astype(np.float16))
+        def body(tmp: Path) -> dict[str, Any]:
+            np.save(tmp / "vectors.npy", np.concatenate(vectors).astype(np.float16))
+            return {}
     elif kind == "plaid":
-        _build_plaid(tmp / "plaid", vectors, nbits or default_nbits(dim))
+        def body(tmp: Path) -> dict[str, Any]:
+            use = codec or Codec.train([vectors[i] for i in training_sample(lengths)], nbits or default_nbits(dim),
+                                       total_tokens=int(lengths.sum()))
+            tokens = np.concatenate(vectors)
+
+            def fill(codes: np.ndarray, residuals: np.ndarray) -> dict[str, Any]:
+                return {"residual_norm_sum": use.compress_into(tokens, codes, residuals),
+                        "measured_tokens": len(tokens)}
+
+            return {"codec": use.id, **write_plaid(tmp / "plaid", use, lengths, fill)}
     else:
         raise ValueError(kind)
-    manifest = {
-        "kind": kind,
-        "n_passages": len(lengths),
-        "n_tokens": int(lengths.sum()),
-        "dim": dim,
-        "files": _file_table(tmp),
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest))
-    _fsync_tree(tmp)
+    return _commit(root, name, kind, passage_ids, lengths, spans, dim, body)
+
+
+def write_plaid_segment(
+    root: Path, name: str, passage_ids: Sequence[int], lengths: np.ndarray, spans: Sequence[np.ndarray],
+    codec: Codec, fill: Callable[[np.ndarray, np.ndarray], dict[str, Any]],
+) -> Path:
+    """Build a PLAID segment atomically whose codes ``fill(codes, residuals)`` writes (a merge: see
+    codec.write_plaid); an exception from ``fill`` (a cancelled merge) leaves nothing behind."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) == 0 or lengths.min() == 0:
+        raise ValueError("segments hold only passages with at least one token")
+
+    def body(tmp: Path) -> dict[str, Any]:
+        return {"codec": codec.id, **write_plaid(tmp / "plaid", codec, lengths, fill)}
+
+    return _commit(root, name, "plaid", passage_ids, lengths, spans, codec.dim, body)
+
+
+def _commit(root: Path, name: str, kind: str, passage_ids: Sequence[int], lengths: np.ndarray,
+            spans: Sequence[np.ndarray], dim: int, body: Callable[[Path], dict[str, Any]]) -> Path:
+    """Write a segment in ``.tmp-<name>``, fsync it, rename it to ``name``."""
+    final = root / name
+    tmp = root / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        np.save(tmp / "passage_ids.npy", np.asarray(passage_ids, dtype=np.int64))
+        np.save(tmp / "lengths.npy", lengths)
+        np.save(tmp / "spans.npy", np.concatenate(spans).astype(np.uint16))
+        extra = body(tmp)
+        manifest = {
+            "kind": kind,
+            "n_passages": len(lengths),
+            "n_tokens": int(lengths.sum()),
+            "dim": dim,
+            **extra,
+            "files": _file_table(tmp),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest))
+        _fsync_tree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a cancelled or failed write leaves nothing behind
+        raise
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     fd = os.open(root, os.O_RDONLY)
@@ -136,19 +182,12 @@ def write_segment(
     return final
 
 
-def _build_plaid(path: Path, vectors: Sequence[np.ndarray], nbits: int) -> None:
-    import torch
-    from fast_plaid import search as fp_search
-
-    index = fp_search.FastPlaid(index=str(path), device="cpu")
-    tensors = [torch.from_numpy(np.ascontiguousarray(v, dtype=np.float16)) for v in vectors]
-    # start_from_scratch=0: never keep a raw copy of the vectors (we never use fast-plaid's update)
-    with torch.random.fork_rng():  # fast-plaid samples k-means points with the global RNG: same input, same index
-        torch.manual_seed(0)
-        index.create(documents_embeddings=tensors, nbits=nbits, start_from_scratch=0, kmeans_niters=4)
-    index.close()
-    for copy in path.glob("merged_*"):  # load-time copies for fast-plaid's own search, which we do not use
-        copy.unlink()
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A segment's manifest without opening the segment (merge policy, status)."""
+    try:
+        return dict(json.loads((path / MANIFEST).read_text()))
+    except (OSError, ValueError) as exc:
+        raise SegmentDamaged(f"segment {path.name}: unreadable manifest ({type(exc).__name__})") from exc
 
 
 class Segment:
@@ -184,6 +223,26 @@ class Segment:
         pass
 
 
+def maxsim_all(data: np.ndarray, offsets: np.ndarray, query: np.ndarray, chunk_tokens: int = 131072) -> np.ndarray:
+    """Exact MaxSim of every passage of ``data`` (tokens x dim; passage i is rows offsets[i]:offsets[i+1])."""
+    import torch
+
+    q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+    n = len(offsets) - 1
+    out = np.empty(n, dtype=np.float32)
+    p = 0
+    while p < n:
+        hi = int(np.searchsorted(offsets, offsets[p] + chunk_tokens, side="right")) - 1
+        hi = max(hi, p + 1)
+        t0, t1 = int(offsets[p]), int(offsets[hi])
+        block = torch.from_numpy(np.asarray(data[t0:t1])).float()
+        sims = (block @ q.T).numpy()  # (tokens, q)
+        maxes = np.maximum.reduceat(sims, (offsets[p:hi] - t0).astype(np.int64), axis=0)
+        out[p:hi] = maxes.sum(axis=1)
+        p = hi
+    return out
+
+
 class FlatSegment(Segment):
     kind = "flat"
 
@@ -208,22 +267,7 @@ class FlatSegment(Segment):
 
     def scores(self, query: np.ndarray, chunk_tokens: int = 131072) -> np.ndarray:
         """Exact MaxSim of every local passage."""
-        import torch
-
-        data = self._all()
-        q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-        out = np.empty(self.n_passages, dtype=np.float32)
-        p = 0
-        while p < self.n_passages:
-            hi = int(np.searchsorted(self.offsets, self.offsets[p] + chunk_tokens, side="right")) - 1
-            hi = max(hi, p + 1)
-            t0, t1 = int(self.offsets[p]), int(self.offsets[hi])
-            block = torch.from_numpy(np.asarray(data[t0:t1])).float()
-            sims = (block @ q.T).numpy()  # (tokens, q)
-            maxes = np.maximum.reduceat(sims, (self.offsets[p:hi] - t0).astype(np.int64), axis=0)
-            out[p:hi] = maxes.sum(axis=1)
-            p = hi
-        return out
+        return maxsim_all(self._all(), self.offsets, query, chunk_tokens)
 
     def search(self, query: np.ndarray, k: int, live: np.ndarray) -> list[tuple[int, float]]:
         scores = self.scores(query)
@@ -237,13 +281,16 @@ class FlatSegment(Segment):
 
 
 class PlaidSegment(Segment):
-    """A PLAID segment: built by fast-plaid (k-means centroids + residuals packed in ``nbits`` per dim),
+    """A PLAID segment: k-means centroids + residuals packed in ``nbits`` per dim (see codec.py),
     searched here in float32 NumPy. fast-plaid's own CPU search runs its matmuls in float16, which CPUs
     without native fp16 arithmetic execute slowly: seconds per query on 1M tokens on this machine.
 
     Search is PLAID's: query tokens score every centroid; the documents in the IVF lists of each query
     token's best centroids are candidates; candidates are ranked by centroid interaction (each doc token
     stands in by its centroid's score); the best ``n_full`` are decompressed and scored by exact MaxSim.
+
+    Codes, residuals and the IVF are memory-mapped (format 2): an idle segment costs little resident
+    memory, and pages a query touched stay in the page cache.
     """
 
     kind = "plaid"
@@ -252,39 +299,51 @@ class PlaidSegment(Segment):
 
     def __init__(self, path: Path):
         super().__init__(path)
-        plaid = path / "plaid"
         try:
-            meta = json.loads((plaid / "metadata.json").read_text())
-            self.nbits = int(meta["nbits"])
-            self.centroids = np.load(plaid / "centroids.npy").astype(np.float32)
-            chunks = int(meta["num_chunks"])
-            self.codes = np.concatenate([np.load(plaid / f"{i}.codes.npy") for i in range(chunks)]).astype(np.int32)
-            residuals = [np.load(plaid / f"{i}.residuals.npy", mmap_mode="r") for i in range(chunks)]
-            # in memory: queries gather scattered rows (nbits * dim / 8 bytes per token)
-            self.residuals = np.concatenate(residuals) if chunks > 1 else np.array(residuals[0])
-            doclens: list[int] = []
-            for i in range(chunks):
-                doclens += json.loads((plaid / f"doclens.{i}.json").read_text())
-            self.ivf = np.load(plaid / "ivf.npy")
-            self.ivf_offsets = np.concatenate([[0], np.cumsum(np.load(plaid / "ivf_lengths.npy"))]).astype(np.int64)
-            weights = np.load(plaid / "bucket_weights.npy").astype(np.float32)
+            data = load_plaid(path / "plaid")
         except (OSError, ValueError, KeyError) as exc:
             raise SegmentDamaged(f"segment {path.name}: {type(exc).__name__}: {exc}") from exc
-        if list(doclens) != self.lengths.tolist() or len(self.codes) != int(self.lengths.sum()):
+        self.codec = data.codec
+        self.nbits = self.codec.nbits
+        self.centroids = self.codec.centroids32
+        self.codes = data.codes
+        self.residuals = data.residuals
+        self.ivf = data.ivf
+        self.ivf_offsets = data.ivf_offsets
+        self.plaid_meta = data.meta
+        lengths_ok = data.doclens is None or list(data.doclens) == self.lengths.tolist()
+        if not lengths_ok or len(self.codes) != int(self.lengths.sum()) or len(self.residuals) != len(self.codes):
             raise SegmentDamaged(f"segment {path.name}: PLAID index disagrees with the segment's passages")
+        if self.codec.dim != self.dim:
+            raise SegmentDamaged(f"segment {path.name}: centroids are not {self.dim}-dimensional")
         self._centroids_t = np.ascontiguousarray(self.centroids.T)
-        # byte -> the residual weights of the 8/nbits dims it packs (bits most-significant first,
-        # first bit of each dim the low bit of its bucket index: fast-plaid's layout)
-        bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).reshape(256, 8 // self.nbits, self.nbits)
-        buckets = (bits * (1 << np.arange(self.nbits))).sum(-1)
-        self._lut = weights[buckets]  # (256, 8 // nbits)
+
+    @property
+    def codec_id(self) -> str:
+        return self.codec.id
 
     def _decompress(self, tokens: np.ndarray) -> np.ndarray:
-        # np.take on a 256-row table is several times faster here than torch's advanced indexing
-        vectors = np.take(self._lut, self.residuals[tokens], axis=0).reshape(len(tokens), self.dim)
-        vectors += np.take(self.centroids, self.codes[tokens], axis=0)
-        vectors /= np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None] + 1e-12
-        return vectors
+        return self.codec.decompress(self.codes[tokens], self.residuals[tokens])
+
+    def encoded(self, locals_: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored codes and packed residuals of ``locals_``' tokens, in order (lossless merges)."""
+        tokens = self._token_ids(np.asarray(locals_, dtype=np.int64))
+        return np.asarray(self.codes[tokens]), np.asarray(self.residuals[tokens])
+
+    def decoded_all(self, chunk_tokens: int = 65536) -> np.ndarray:
+        """Every token decoded, float16 (tokens x dim): exact scoring of the whole segment
+        (``eval --exact``); the caller decides how long to keep it."""
+        out = np.empty((len(self.codes), self.dim), dtype=np.float16)
+        for start in range(0, len(self.codes), chunk_tokens):
+            out[start : start + chunk_tokens] = self._decompress(np.arange(start, min(start + chunk_tokens,
+                                                                                      len(self.codes))))
+        return out
+
+    @property
+    def residual_norm(self) -> float:
+        """Mean residual norm of the tokens this segment compressed from raw vectors (0: unknown)."""
+        measured = float(self.plaid_meta.get("measured_tokens", 0))
+        return float(self.plaid_meta.get("residual_norm_sum", 0.0)) / measured if measured else 0.0
 
     def _token_ids(self, docs: np.ndarray) -> np.ndarray:
         lengths = self.lengths[docs]
@@ -340,8 +399,10 @@ class PlaidSegment(Segment):
         :func:`rank_plaid`)."""
         return rank_plaid([(self, *self.candidates(query, live))], query, k)[0]
 
-    def close(self) -> None:
+    def close(self) -> None:  # drop the maps (a mapped file keeps its folder's space until unmapped)
         self.residuals = np.zeros((0, 1), dtype=np.uint8)
+        self.codes = np.zeros(0, dtype=np.int32)
+        self.ivf = np.zeros(0, dtype=np.int32)
 
 
 def rank_plaid(

@@ -31,7 +31,16 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..model import ModelMismatch, key_name
-from .segments import FlatSegment, PlaidSegment, Segment, SegmentDamaged, open_segment, rank_plaid, verify_dir
+from .segments import (
+    FlatSegment,
+    PlaidSegment,
+    Segment,
+    SegmentDamaged,
+    maxsim_all,
+    open_segment,
+    rank_plaid,
+    verify_dir,
+)
 
 
 @dataclass
@@ -105,6 +114,7 @@ class SegmentStore:
         self._refs: dict[str, int] = {}  # dir -> views holding it (the current one + acquired ones)
         self._doomed: set[str] = set()  # dirs the catalog dropped: deleted when their last view goes
         self.damaged: dict[str, str] = {}  # dir -> why it is left out (checked once per process)
+        self._decoded: dict[str, np.ndarray] = {}  # dir -> decoded PLAID vectors, only for exact_scores
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
 
@@ -154,6 +164,7 @@ class SegmentStore:
                     self._doomed.discard(name)
                     closing.append((name, self._open.pop(name, None), doomed))
         for name, seg, doomed in closing:
+            self._decoded.pop(name, None)
             if seg is not None:
                 seg.close()
             if doomed:
@@ -249,6 +260,7 @@ class SegmentStore:
             segments = list(self._open.values())
             self._open.clear()
             self._refs.clear()
+            self._decoded.clear()
             self._view = View(None)
         for seg in segments:
             seg.close()
@@ -274,7 +286,10 @@ class SegmentStore:
         return hits[:k]
 
     def exact_scores(self, query: np.ndarray, model_key: str | None = None) -> dict[int, float]:
-        """Exact MaxSim of every passage that has raw vectors (flat and archived segments)."""
+        """Exact MaxSim of every live passage of ``model_key``: over raw vectors where a flat or
+        archived segment holds them, else over the PLAID segment's decoded vectors (the vectors
+        search reranks with; there is no full-precision copy by default). The reference of
+        ``eval --exact``: exact scoring, of the stored vectors."""
         scores: dict[int, float] = {}
         with self.acquire() as view:
             for e in view.entries:
@@ -282,13 +297,25 @@ class SegmentStore:
                     for pid, score in zip(e.segment.passage_ids.tolist(), e.segment.scores(query).tolist(),
                                           strict=True):
                         scores[pid] = score
+            for e in view.live:
+                if isinstance(e.segment, PlaidSegment) and e.n_live and e.serves(model_key, query.shape[1]):
+                    decoded = self._decoded.get(e.dir)
+                    if decoded is None:  # kept while the segment is open: eval scores 300 queries
+                        decoded = self._decoded[e.dir] = e.segment.decoded_all()
+                    all_scores = maxsim_all(decoded, e.segment.offsets, query)
+                    for local in np.flatnonzero(e.live).tolist():
+                        pid = int(e.segment.passage_ids[local])
+                        if pid not in scores:
+                            scores[pid] = float(all_scores[local])
         return scores
 
     def passage_vectors(self, segment_id: int, local_id: int, passage_id: int | None = None,
                         model_key: str | None = None, dim: int | None = None,
                         ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Vectors and spans of one passage, or None unless the current view's segment ``segment_id``
-        really holds ``passage_id`` at ``local_id`` and was written by ``model_key`` with ``dim``."""
+        """Token vectors (float32, unit length) and char spans of one passage, or None unless the current
+        view's segment ``segment_id`` really holds ``passage_id`` at ``local_id`` and was written by
+        ``model_key`` with ``dim``. A flat segment gives its raw vectors; a PLAID one decodes its codes
+        (the vectors search scores with): the public way to read a passage's vectors (`similar`)."""
         with self.acquire() as view:
             e = view.by_id.get(segment_id)
             if e is None or e.state != "live" or not 0 <= local_id < e.segment.n_passages:

@@ -1,0 +1,108 @@
+"""Which segments to merge next: a tiered policy (Lucene's, simplified) over the open segments.
+
+Reads only what the store's view already holds (manifests, liveness masks): choosing never opens or
+reads a segment file. One decision per call; the indexer merges, commits, refreshes and asks again.
+
+In order of precedence:
+
+1. **rebuild**: the codec has drifted (new raw vectors land, on average, ``drift_limit`` times farther
+   from their centroids than the training sample did) or the index outgrew it (``growth_limit`` times
+   the tokens it was trained for: too few centroids, long IVF lists). Only at the end of an indexing
+   run (``final``), never in the middle of encoding: every segment of the model is re-encoded with a
+   newly trained codec. The one merge that re-quantises; it is deliberate and rare.
+2. **flush**: the flat segments (exact, unquantised, slow to search) hold ``flat_limit`` live tokens
+   (4x that in the middle of a run): they become one PLAID segment on the index's codec. PLAID
+   segments that are mostly dead ride along (rewriting them costs a copy).
+3. **expunge**: a PLAID segment with under ``min_live`` of its passages live is rewritten.
+4. **tier**: PLAID segments fall in size tiers (``flat_limit`` x ``tier_factor`` ** n live tokens);
+   ``per_tier`` segments in one tier merge into one of the next. Merging is a copy of codes (no
+   re-quantising), so a token is rewritten about log_tier_factor(index / flat_limit) times in all.
+
+The index's codec is the codec of its largest PLAID segment (a dead passage's codes stay valid, so
+it keeps that role while being rewritten); segments on other codecs (older data folders, or before a
+rebuild) join it when they take part in a merge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .segments import PlaidSegment
+from .store import Entry
+
+
+@dataclass(frozen=True)
+class Policy:
+    flat_limit: int  # live flat tokens that make a PLAID segment
+    final: bool = True  # end of an indexing run (else: between encoding batches)
+    tier_factor: int = 4
+    per_tier: int = 4
+    min_live: float = 0.5
+    drift_limit: float = 1.25
+    growth_limit: float = 16.0
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    reason: str  # rebuild | flush | expunge | tier
+    sources: tuple[Entry, ...]
+    codec_from: Entry | None  # the PLAID segment whose codec the result keeps (None: train a new one)
+
+
+def live_tokens(e: Entry) -> int:
+    return int(e.segment.lengths[e.live].sum()) if e.n_live else 0
+
+
+def main_plaid(entries: Sequence[Entry]) -> Entry | None:
+    """The PLAID segment whose codec the index keeps: the one with the most live tokens."""
+    plaids = [e for e in entries if isinstance(e.segment, PlaidSegment) and e.n_live]
+    return max(plaids, key=lambda e: (live_tokens(e), -e.id), default=None)
+
+
+def drift(entries: Sequence[Entry], main: Entry) -> float:
+    """Mean residual norm of the tokens compressed with ``main``'s codec since it was trained, over the
+    norm of its training sample (1.0: like the training data; 0.0: unknown)."""
+    seg = main.segment
+    assert isinstance(seg, PlaidSegment)
+    if not seg.codec.residual_norm:
+        return 0.0
+    norm_sum = measured = 0.0
+    for e in entries:
+        if isinstance(e.segment, PlaidSegment) and e.segment.codec_id == seg.codec_id:
+            norm_sum += float(e.segment.plaid_meta.get("residual_norm_sum", 0.0))
+            measured += float(e.segment.plaid_meta.get("measured_tokens", 0))
+    return norm_sum / measured / seg.codec.residual_norm if measured else 0.0
+
+
+def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
+    """The next merge among ``entries`` (live segments of one model and dimension), or None."""
+    entries = [e for e in entries if e.state == "live" and e.n_live]
+    flats = [e for e in entries if e.kind == "flat"]
+    plaids = [e for e in entries if isinstance(e.segment, PlaidSegment)]
+    main = main_plaid(plaids)
+    total = sum(live_tokens(e) for e in entries)
+
+    if policy.final and main is not None and plaids:
+        trained = main.segment.codec.trained_tokens  # type: ignore[attr-defined]
+        grown = trained > 0 and total > policy.growth_limit * trained
+        if grown or drift(plaids, main) > policy.drift_limit:
+            return MergePlan("rebuild", tuple(sorted(entries, key=lambda e: e.id)), None)
+
+    dead = [e for e in plaids if e.live.mean() < policy.min_live]
+    flat_tokens = sum(live_tokens(e) for e in flats)
+    if flats and flat_tokens >= (policy.flat_limit if policy.final else 4 * policy.flat_limit):
+        return MergePlan("flush", tuple(flats + dead), main)
+    if dead:
+        return MergePlan("expunge", tuple(dead), main)
+
+    tiers: dict[int, list[Entry]] = {}
+    for e in plaids:
+        ratio = max(live_tokens(e), 1) / max(policy.flat_limit, 1)
+        tiers.setdefault(max(0, math.floor(math.log(ratio, policy.tier_factor))) if ratio > 1 else 0, []).append(e)
+    for tier in sorted(tiers):
+        group = tiers[tier]
+        if len(group) >= policy.per_tier:
+            return MergePlan("tier", tuple(sorted(group, key=lambda e: e.id)), main)
+    return None
