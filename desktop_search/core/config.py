@@ -45,6 +45,7 @@ class Settings:
     extract_memory_mb: int = 1024
     keep_raw_vectors: bool = False  # keep exact vectors after compaction (used by `eval --exact`)
     model_idle_minutes: float = 10.0  # the model is unloaded after this long unused (idle memory)
+    device: str = "auto"  # auto | cpu | cuda | mps: where the model encodes (auto: CUDA, then MPS, then CPU)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Settings:

@@ -27,7 +27,7 @@ from .extract import ExtractLimits, ExtractOutcome, KeptPool, extract_many
 from .index import SegmentStore, write_segment
 from .model import ModelMismatch, key_name
 from .passages import split_passages
-from .scan import DiffCounts, Scanner, ScanResult, Seen, diff
+from .scan import DiffCounts, Scanner, ScanResult, Seen, diff, hash_after_extraction
 
 
 class Cancelled(Exception):
@@ -257,6 +257,8 @@ class Indexer:
         try:
             for outcome in self._extract_iter(list(by_path)):
                 s, digest = by_path[outcome.path]
+                if not digest and outcome.result is not None:  # read once: hashed after extraction
+                    digest = hash_after_extraction(s)
                 pending.append((outcome, s, digest))
                 done += 1
                 if outcome.result is None:

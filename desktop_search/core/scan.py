@@ -187,7 +187,8 @@ class DiffCounts:
 
 def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
          counts: DiffCounts) -> list[tuple[Seen, str]]:
-    """Apply moves, touches and deletions to the catalog; return the files to extract (with hashes)."""
+    """Apply moves, touches and deletions to the catalog; return the files to extract with their hashes
+    ("" for those left to :func:`hash_after_extraction`)."""
     seen = scan.seen
     known = {P.from_db(r[1]): r for r in reader.known_files(scan.scopes)}
     failed = {P.from_db(r[0]): r for r in reader.known_failures(scan.scopes)}
@@ -207,6 +208,10 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     gone_by_hash: dict[tuple[str, int], list[str]] = {}
     for p, r in gone.items():
         gone_by_hash.setdefault((r[4], r[2]), []).append(p)
+    # Each file is read once on a first index: a new file is hashed here only if a gone file of its size
+    # may have moved to it, a known one only if its size is unchanged (a touch keeps its vectors); any
+    # other is read by extraction alone and hashed right after it, from the page cache (digest "")
+    gone_sizes = {size for _digest, size in gone_by_hash}
     to_extract: list[tuple[Seen, str]] = []
     touch: list[tuple[int, float]] = []
     moves: list[tuple[int, str, str, str]] = []
@@ -219,13 +224,16 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
         if row is None and f is not None and f[1] == s.size and f[2] == s.mtime:
             counts.unchanged += 1
             continue
-        try:
-            digest = file_digest(path)
-        except FileNotFoundError:
-            continue  # vanished since the scan
-        except OSError:
-            digest = ""  # unreadable: extraction records the reason in the failed list
-        if row is not None and row[4] == digest:
+        if s.size in gone_sizes if row is None else row[2] == s.size:
+            try:
+                digest = file_digest(path)
+            except FileNotFoundError:
+                continue  # vanished since the scan
+            except OSError:
+                digest = ""  # unreadable: extraction records the reason in the failed list
+        else:  # no hash can save work here (issue 14): see hash_after_extraction
+            digest = ""
+        if row is not None and digest and row[4] == digest:
             touch.append((row[0], s.mtime))
             counts.unchanged += 1
             continue
@@ -249,6 +257,18 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     if moves or touch or deleted_ids or vanished:
         writer.call(lambda c: c.apply_scan(moves, touch, deleted_ids, vanished))
     return to_extract
+
+
+def hash_after_extraction(seen: Seen) -> str:
+    """The content hash of a file extraction has just read (its bytes are still in the page cache, so
+    the disk is read once), or "" when the file changed since the scan (size or mtime): then the stored
+    hash must not vouch for the text, and the next scan looks at the file again."""
+    try:
+        digest = file_digest(seen.path)
+        st = os.stat(seen.path)
+    except OSError:
+        return ""
+    return digest if (st.st_size, st.st_mtime) == (seen.size, seen.mtime) else ""
 
 
 def _ancestors_in(path: str, taken: set[str]) -> list[str]:

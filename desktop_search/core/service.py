@@ -28,7 +28,7 @@ from . import setaside
 from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder
+from .encoder import Encoder, choose_device
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
 from .events import Change, ChangeEvents, announce
@@ -257,12 +257,25 @@ class Service(LiveIndex):
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
+                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
+                model = load_colbert(location, self.settings.effective_threads(),
+                                     quantize=self.settings.quantize and device.name == "cpu")
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
             return self._encoder
+
+    def device_description(self) -> dict[str, Any]:
+        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
+        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
+        encoder = self._encoder
+        if encoder is not None:
+            name, note = encoder.device, encoder.device_note
+        else:
+            choice = choose_device(self.settings.device)
+            name, note = choice.name, choice.note
+        return {"device": name, "device_setting": self.settings.device, "device_note": note}
 
     def _model_key(self) -> str | None:
         return model_key(self._location) if self._location else None
@@ -384,6 +397,7 @@ class Service(LiveIndex):
             "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
             "context_length_note": getattr(self._encoder, "context_note", None),
             "threads": self.settings.effective_threads(),
+            **self.device_description(),
         }
         return out
 

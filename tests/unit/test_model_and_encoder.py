@@ -3,7 +3,7 @@ import shutil
 import numpy as np
 import pytest
 
-from desktop_search.core.encoder import Encoder
+from desktop_search.core.encoder import DeviceChoice, Encoder, choose_device, move_to_device, plan_batches
 from desktop_search.core.model import (
     ModelLocation,
     ModelUnavailable,
@@ -115,3 +115,110 @@ def test_query_fast_path_equals_pylate_encode(which, request):
         theirs = model.encode([text], is_query=True, show_progress_bar=False, convert_to_numpy=True)[0]
         assert ours.shape == theirs.shape
         assert np.abs(ours - theirs).max() < 1e-5
+
+
+# --- device choice (issue 14): tested on the CPU here; the same code picks CUDA/MPS where they exist ----
+NO = (False, "no NVIDIA GPU or driver found")
+
+
+def test_auto_takes_cuda_then_mps_then_the_cpu():
+    assert choose_device("auto", cuda=(True, ""), mps=(True, "")) == DeviceChoice("cuda")
+    assert choose_device("auto", cuda=NO, mps=(True, "")) == DeviceChoice("mps")
+    assert choose_device("auto", cuda=NO, mps=NO) == DeviceChoice("cpu")
+    assert choose_device("cuda", cuda=(True, "")) == DeviceChoice("cuda")
+    assert choose_device("cpu", cuda=(True, ""), mps=(True, "")) == DeviceChoice("cpu")
+
+
+@pytest.mark.parametrize("setting", ["cuda", "mps", "tpu"])
+def test_a_device_this_machine_lacks_falls_back_to_the_cpu_with_one_line(setting):
+    choice = choose_device(setting, cuda=NO, mps=(False, "MPS is Apple's GPU (macOS only)"))
+    assert choice.name == "cpu"
+    assert choice.note and "\n" not in choice.note and setting in choice.note and "CPU" in choice.note
+
+
+def test_auto_on_this_machine_is_the_cpu_without_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert choose_device("auto").name in ("cpu", "mps")
+    assert choose_device("cuda").name == "cpu" and "cuda" in (choose_device("cuda").note or "")
+
+
+class _FakeModel:
+    def __init__(self, note="", fails=False):
+        self.desktop_search_quantize_note = note
+        self.fails = fails
+        self.moved_to: list[str] = []
+
+    def to(self, device):
+        self.moved_to.append(device)
+        if self.fails and device != "cpu":
+            raise RuntimeError("CUDA error: out of memory")
+        return self
+
+
+def test_an_int8_model_or_a_failed_move_stays_on_the_cpu():
+    int8 = _FakeModel(note="int8 linear layers (min token cosine 0.9950)")
+    model, choice = move_to_device(int8, DeviceChoice("cuda"))
+    assert choice.name == "cpu" and "int8" in choice.note and int8.moved_to == []
+    broken = _FakeModel(fails=True)
+    model, choice = move_to_device(broken, DeviceChoice("cuda"))
+    assert choice.name == "cpu" and "RuntimeError" in choice.note and broken.moved_to == ["cuda", "cpu"]
+    fine = _FakeModel()
+    assert move_to_device(fine, DeviceChoice("mps"))[1] == DeviceChoice("mps") and fine.moved_to == ["mps"]
+
+
+def test_encoder_asked_for_cuda_without_one_encodes_on_the_cpu(tiny_model):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    enc = Encoder(load_colbert(ModelLocation(tiny_model, "tiny"), threads=1), context_length=64, device="cuda")
+    assert enc.device == "cpu" and "cuda" in enc.device_note and "\n" not in enc.device_note
+    out = enc.encode_documents(["Volcanoes erupt lava."], [[(0, 21)]])
+    assert out[0][0].vectors.shape[1] == enc.dim and enc.encode_query("lava").vectors.shape[1] == enc.dim
+
+
+def test_status_says_which_device_encodes(tmp_path, tiny_model, monkeypatch):
+    import torch
+
+    from desktop_search.core.service import Service
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    monkeypatch.setenv("DESKTOP_SEARCH_NICE", "0")
+    with Service(tmp_path / "data", model=str(tiny_model), threads=1) as service:
+        status = service.status()
+        assert status["device"] in ("cpu", "mps") and status["device_setting"] == "auto"
+        service.update_settings(device="cuda")
+        status = service.status()  # before the model loads: where it would run
+        assert status["device"] == "cpu" and "cuda" in status["device_note"]
+        service.encoder()
+        status = service.status()  # the loaded encoder's own device
+        assert status["device"] == "cpu" and status["device_setting"] == "cuda" and "cuda" in status["device_note"]
+
+
+# --- batches by token budget (issue 14) -------------------------------------------------------------------
+def test_batches_are_length_buckets_within_the_token_budget():
+    rng = np.random.default_rng(0)
+    lengths = [int(x) for x in rng.integers(20, 520, size=400)] + [3000, 3000, 5000]
+    plan = plan_batches(lengths, budget=8192, max_batch=32, long_window=1024)
+    assert sorted(j for b in plan.batches for j in b) == list(range(len(lengths)))  # each window once
+    for batch in plan.batches:
+        longest = max(lengths[j] for j in batch)
+        assert len(batch) * longest <= 8192 or len(batch) == 1  # a window over the budget goes alone
+        assert len(batch) <= 32
+        if longest > 1024:
+            assert {lengths[j] for j in batch} == {longest}  # long windows: no padding at all
+    assert plan.tokens == sum(lengths)
+    assert plan.padded == sum(len(b) * max(lengths[j] for j in b) for b in plan.batches)
+    assert plan.padding < 0.03  # sorted buckets: a few per cent of padding where random batches pad ~40 %
+
+
+def test_encoder_counts_real_and_padded_tokens(encoder):
+    before = encoder.doc_stats.tokens, encoder.doc_stats.padded
+    texts = ["Short one.", "A somewhat longer sentence about volcanoes and lava flows. " * 3]
+    encoder.encode_documents(texts, [[(0, len(t))] for t in texts])
+    tokens, padded = encoder.doc_stats.tokens - before[0], encoder.doc_stats.padded - before[1]
+    assert 0 < tokens <= padded

@@ -9,6 +9,9 @@ set up on a machine with a GPU keeps working when it is opened without one (a la
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +24,26 @@ class DeviceChoice:
     note: str | None = None  # why it is not the one asked for (None when it is)
 
 
+def _no_gpu_here() -> bool:
+    """True when this machine surely has no GPU torch could use, found without importing torch (seconds
+    on a busy laptop: ``status`` asks before any model is loaded): Linux without an NVIDIA driver (no
+    /proc/driver/nvidia, no /dev/nvidia0, no WSL GPU /dev/dxg), Windows without nvcuda.dll. Anything
+    else (macOS, a driver present) is left to torch."""
+    if "torch" in sys.modules:
+        return False
+    if sys.platform.startswith("linux"):
+        return not any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg"))
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is None
+    return False
+
+
+@functools.cache
 def _cuda_state() -> tuple[bool, str]:
+    if _no_gpu_here():
+        return False, "no NVIDIA GPU or driver found"
     import torch
 
     if torch.version.cuda is None:
@@ -34,12 +56,15 @@ def _cuda_state() -> tuple[bool, str]:
     return False, "no NVIDIA GPU or driver found"
 
 
+@functools.cache
 def _mps_state() -> tuple[bool, str]:
+    if sys.platform != "darwin":
+        return False, "MPS is Apple's GPU (macOS only)"
     import torch
 
     mps = getattr(torch.backends, "mps", None)
     if mps is None or not mps.is_built():
-        return False, "this torch build has no MPS support (Apple silicon only)"
+        return False, "this torch build has no MPS support"
     if not mps.is_available():
         return False, "no Apple GPU found (MPS needs a Mac with Apple silicon and macOS 12.3+)"
     return True, ""

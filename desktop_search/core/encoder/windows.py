@@ -1,11 +1,12 @@
 """Windows and batches: where a text's tokens are cut into model windows, and which windows share a
 forward call.
 
-Batches are length-bucketed under a token budget: windows are sorted by length and taken in that order
-while the batch's padded size (its count × its longest window) stays within ``budget`` tokens, so a
-batch holds windows of nearly one length and padding is a few per cent (``BatchPlan.padding``), never
-a short text padded to a long one. Windows longer than ``long_window`` share a batch only with windows
-of exactly their length (no padding at all: attention cost grows with the square of the padded length).
+Batches are length-bucketed under a token budget: windows are sorted by length and cut into runs
+whose padded size (count × longest window) stays within ``budget`` tokens, choosing the cut with the
+fewest padded tokens (plus a fixed cost per forward call), so a batch holds windows of nearly one
+length and padding is about one per cent (``BatchPlan.padding``), never a short text padded to a long
+one. Windows longer than ``long_window`` share a batch only with windows of exactly their length (no
+padding at all: attention cost grows with the square of the padded length).
 
 Pure functions of lengths: no model, no torch, safe from any thread.
 """
@@ -45,29 +46,35 @@ class BatchPlan:
         return 1.0 - self.tokens / self.padded if self.padded else 0.0
 
 
-def plan_batches(lengths: Sequence[int], budget: int, max_batch: int, long_window: int = 1024) -> BatchPlan:
-    """Length-bucketed batches: sorted by length, each batch's padded tokens (count × longest) within
-    ``budget`` (a single window longer than the budget is a batch of its own), at most ``max_batch``
-    windows, and windows longer than ``long_window`` only with windows of their very length."""
+def plan_batches(lengths: Sequence[int], budget: int, max_batch: int, long_window: int = 1024,
+                 call_cost: int = 64) -> BatchPlan:
+    """Length-bucketed batches: windows sorted by length and cut into runs, each run's padded tokens
+    (count × longest) within ``budget`` (a single window longer than the budget is a batch of its own),
+    at most ``max_batch`` windows, windows longer than ``long_window`` only with windows of their very
+    length. Among such cuts the one with the fewest padded tokens plus ``call_cost`` tokens per forward
+    call (the fixed cost of a call) is taken: an exact dynamic programme over the sorted lengths,
+    O(windows × max_batch)."""
     plan = BatchPlan()
     order = sorted(range(len(lengths)), key=lambda j: lengths[j])
-    batch: list[int] = []
-
-    def close() -> None:
-        if batch:
-            plan.batches.append(list(batch))
-            plan.padded += len(batch) * lengths[batch[-1]]
-            batch.clear()
-
-    for j in order:
-        length = lengths[j]
-        plan.tokens += length
-        if batch and (
-            length * (len(batch) + 1) > budget
-            or len(batch) >= max_batch
-            or (length > long_window and length != lengths[batch[-1]])
-        ):
-            close()
-        batch.append(j)
-    close()
+    sizes = [int(lengths[j]) for j in order]
+    n = len(sizes)
+    plan.tokens = sum(sizes)
+    best = [0] + [-1] * n  # best[i]: least cost of batching the i shortest windows
+    cut = [0] * (n + 1)
+    for i in range(1, n + 1):
+        longest = sizes[i - 1]
+        for k in range(1, min(max_batch, i) + 1):  # the last batch: sizes[i-k : i]
+            if k > 1 and (k * longest > budget or (longest > long_window and sizes[i - k] != longest)):
+                break
+            cost = best[i - k] + k * longest + call_cost
+            if best[i] < 0 or cost < best[i]:
+                best[i], cut[i] = cost, i - k
+    bounds = []
+    i = n
+    while i > 0:
+        bounds.append((cut[i], i))
+        i = cut[i]
+    for lo, hi in reversed(bounds):
+        plan.batches.append(order[lo:hi])
+        plan.padded += (hi - lo) * sizes[hi - 1]
     return plan
