@@ -119,8 +119,8 @@ def merge_segments(
                 tokens = np.concatenate(vectors_of(run))
                 norm_sum += use.compress_into(tokens, codes[t0:t1], residuals[t0:t1])
                 measured += t1 - t0
-                if isinstance(seg, FlatSegment):
-                    result.compressed_tokens += t1 - t0
+                if isinstance(seg, FlatSegment) or all(int(pids[r]) in raw for r in run.tolist()):
+                    result.compressed_tokens += t1 - t0  # from raw vectors
                 else:
                     result.recoded_tokens += t1 - t0
             pace()
