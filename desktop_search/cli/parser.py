@@ -13,7 +13,9 @@ QUERY_SYNTAX = """query syntax:
   -moon  -"a phrase"  leave out files containing it
   cat OR dog          alternatives ("a b" OR "c d": one of the phrases must appear)
   photo*              prefix, anywhere in the query
-  title:budget        the document title contains it; name:report the file name (author: not yet)
+  title:budget        the document title contains it; author:austen its author (PDF, Office,
+                      ODF, EPUB, RTF metadata; a mail's sender); name:report the file name
+  岩浆  パン          Chinese and Japanese words are found inside runs of characters
   ext:pdf,docx  dir:Projects  date:2024  date:2024-01..2024-06  date:>2024-03-01  size:>1M  size:<200k
   filters alone (ext:pdf, dir:Projects date:2024) list the matching files, newest first"""
 
@@ -43,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sort", choices=["relevance", "date", "name", "size"], default="relevance",
                    help="order of the best matches: relevance, date (newest first), name, size (largest first)")
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("similar", help="files most like a file, or one page of it (by its own vectors)",
+                       description="More like this: the file's (or page's) stored vectors are the query; no "
+                                   "model is loaded. The file itself comes first (score about 1.0).")
+    s.add_argument("target", metavar="PATH[:PAGE]", help="an indexed file, optionally :PAGE (e.g. report.pdf:3)")
+    s.add_argument("--limit", type=_at_least(1), default=10)
+    s.add_argument("--json", action="store_true", help="the same JSON shape as search --json (mode: similar)")
     s = sub.add_parser("status", help="what is indexed")
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("failed", help="files that could not be read, with reasons")

@@ -28,7 +28,7 @@ from . import setaside
 from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder, choose_device
+from .encoder import Encoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
 from .events import Change, ChangeEvents, announce
@@ -54,6 +54,7 @@ from .privacy import FILE_MODE, make_private_dir, private_umask, redacted_traceb
 from .query import STOPWORDS, QueryError, parse_query
 from .scan import root_state
 from .search import Searcher, SearchResponse
+from .similar import find_similar, parse_target  # noqa: F401  (parse_target: the CLI's PATH[:PAGE])
 from .watcher import watch
 
 CATALOG = "catalog.db"
@@ -257,25 +258,12 @@ class Service(LiveIndex):
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
-                model = load_colbert(location, self.settings.effective_threads(),
-                                     quantize=self.settings.quantize and device.name == "cpu")
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
+                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
             return self._encoder
-
-    def device_description(self) -> dict[str, Any]:
-        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
-        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
-        encoder = self._encoder
-        if encoder is not None:
-            name, note = encoder.device, encoder.device_note
-        else:
-            choice = choose_device(self.settings.device)
-            name, note = choice.name, choice.note
-        return {"device": name, "device_setting": self.settings.device, "device_note": note}
 
     def _model_key(self) -> str | None:
         return model_key(self._location) if self._location else None
@@ -374,6 +362,14 @@ class Service(LiveIndex):
         """Responses for several modes of one query, cheapest first, sharing their common work."""
         return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort)
 
+    def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True) -> SearchResponse:
+        """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``) used
+        as the query, no model needed. The source file is first (score about 1.0). Same response
+        shape as :meth:`search`, ``mode`` "similar", each result's ``snippet`` the passage most like the
+        source with the words that matched most strongly highlighted. Raises QueryError (one line)
+        when the file is not indexed, has no such page or no vectors yet. Any thread (its own reader)."""
+        return find_similar(self.reader(), self.store, path, page, limit, snippets)
+
     # --- reports ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         c = self.reader()
@@ -397,7 +393,6 @@ class Service(LiveIndex):
             "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
             "context_length_note": getattr(self._encoder, "context_note", None),
             "threads": self.settings.effective_threads(),
-            **self.device_description(),
         }
         return out
 
