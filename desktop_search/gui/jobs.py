@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from shiboken6 import Shiboken
 
-from .tasks import run_task, to_main
+from .tasks import Pool, run_task, to_main
 
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the UI, plus every phase change
 
@@ -93,7 +93,7 @@ class Job(QObject):
         self.progress.connect(fn)
         return self
 
-    def run_in_background(self, pool: QThreadPool | None = None, resume: threading.Event | None = None) -> Job:
+    def run_in_background(self, pool: Pool | None = None, resume: threading.Event | None = None) -> Job:
         if resume is not None:
             self.context._resume = resume
         self.state = "running"
@@ -146,7 +146,7 @@ _alive: set[Job] = set()  # jobs in flight (UI thread only)
 def run_job(parent: QObject | None, name: str, fn: Callable[[], Any],
             on_done: Callable[[Any], None] | None = None,
             on_error: Callable[[BaseException], None] | None = None,
-            pool: QThreadPool | None = None) -> Job:
+            pool: Pool | None = None) -> Job:
     """A one-off job (a QueryOp): ``fn()`` on a worker, ``on_done``/``on_error`` on the UI thread,
     neither called once ``parent`` is gone."""
     job = Job(name, lambda _ctx: fn(), parent)

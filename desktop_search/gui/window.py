@@ -11,7 +11,7 @@ import gc
 import os
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -40,7 +40,7 @@ from .results_panel import ResultsPanel
 from .search_bar import SearchBar
 from .search_controller import SearchController, SearchOutcome
 from .status_bar import IndexStatus
-from .tasks import init_dispatcher
+from .tasks import global_pool, init_dispatcher
 from .theme import app_icon
 from .tray import Tray
 from .welcome import WelcomePage
@@ -377,4 +377,4 @@ class MainWindow(FolderCommands, IndexFeedback, QMainWindow):
         self.indexer.shutdown()
         self.previews.shutdown()
         self.model_loader.shutdown(1000)
-        QThreadPool.globalInstance().waitForDone(3000)
+        global_pool().waitForDone(3000)
