@@ -47,7 +47,8 @@ def ok(path: Path, limits: ExtractLimits | None = None):  # type: ignore[no-unty
         ("f.py", True),
         ("README", True),
         ("notes.2024", True),
-        ("photo.JPG", False),
+        ("photo.JPG", True),  # images: read by OCR when it is on, skipped with that reason when off (issue 15)
+        ("anim.gif", False),
         ("x.zip", False),
         ("setup.exe", False),
         ("song.mp3", False),

@@ -30,6 +30,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "imports only the worker, before anything heavy: going through the service would load numpy, the "
         "catalog and the index into every worker"
     ),
+    ("desktop_search/core/extract/ocr.py", "numpy"): (
+        "OCR (issue 15) hands pictures to ONNX Runtime as arrays; imported inside the OCR functions only, so a "
+        "worker loads numpy when it meets its first image or scanned page, never for other files"
+    ),
 }
 
 

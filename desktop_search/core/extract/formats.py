@@ -138,6 +138,16 @@ FORMATS: tuple[Format, ...] = (
         "mbox", _suffixes("mbox mbx"), "mail:extract_mbox", "mailbox", ("application/mbox",), _TEXTUAL, _BINARY_IN_TEXT
     ),
     Format("xls", _suffixes("xls"), "xls:extract_xls", "Excel 97-2003", ("application/vnd.ms-excel",)),
+    # read by OCR when it is on (issue 15), skipped with that reason when it is off
+    Format(
+        "image",
+        _suffixes("png jpg jpeg jpe tif tiff webp heic heif"),
+        "image:extract_image",
+        "image",
+        ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/heic"),
+        frozenset({"binary"}),
+        "not an image (the {suffix} file holds no picture)",
+    ),
     Format(
         "text",
         TEXT_SUFFIXES,

@@ -9,6 +9,11 @@ pypdf still wins on a few files (it refuses flate bombs by itself and copes with
 * when PDFium finds no text at all, pypdf must agree, or the file is reported damaged instead of
   silently "empty";
 * when PDFium's text looks letter-spaced ("H e re i s"), pypdf's is used if it is better.
+
+Scanned pages (issue 15): with OCR on, a page whose text layer is empty or near-empty and which holds an
+image is rendered (200 dpi, at most 2000 pixels a side) and read by :mod:`.ocr`, until the OCR share of the
+file's time limit is spent; ``ocr_pages`` / ``ocr_unread_pages`` in the metadata say how many were read
+and how many were left.
 """
 
 from __future__ import annotations
@@ -22,6 +27,61 @@ from .builder import TextBuilder
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _WORD = re.compile(r"\w+")
+NEAR_EMPTY_CHARS = 25  # a page with fewer non-space characters in its text layer is treated as a scan
+_OCR_DPI = 200
+_OCR_SIDE = 2000
+
+
+class _Scans:
+    """OCR of one document's scanned pages, within the time the file has."""
+
+    def __init__(self, limits: ExtractLimits):
+        from .ocr import Deadline
+
+        self.on = limits.ocr
+        self.deadline = Deadline(limits) if limits.ocr else None
+        self.read = 0
+        self.unread = 0
+        self.error = ""
+
+    def text(self, page: Any, page_text: str) -> str:
+        """OCR text for a page whose text layer is (near) empty and that holds an image, else ""."""
+        if not self.on or len("".join(page_text.split())) >= NEAR_EMPTY_CHARS or not _has_image(page):
+            return ""
+        if self.deadline is not None and self.deadline.passed():
+            self.unread += 1
+            return ""
+        from .ocr import recognise
+
+        width, height = page.get_size()
+        scale = min(_OCR_DPI / 72, _OCR_SIDE / max(width, height, 1.0))
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            text = recognise(bitmap.to_pil())
+        except ExtractionFailed as exc:  # the engine cannot run here: keep the text layer, say why
+            self.on = False
+            self.error = exc.reason
+            return ""
+        finally:
+            bitmap.close()
+        self.read += 1
+        return text
+
+    def describe(self, meta: dict[str, str]) -> None:
+        if self.read:
+            meta["ocr_pages"] = str(self.read)
+        if self.unread:
+            meta["ocr_unread_pages"] = f"{self.unread} (time limit)"
+        if self.error:
+            meta["ocr_error"] = self.error
+
+
+def _has_image(page: Any) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    for _obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        return True
+    return False
 
 
 def _spaced_out(text: str) -> float:
@@ -60,6 +120,7 @@ def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
         if n_pages == 0:
             raise _Retry("damaged PDF (no pages)")
         builder = TextBuilder(limits.max_text_chars)
+        scans = _Scans(limits)
         failed_pages = 0
         for index in range(n_pages):
             builder.section()
@@ -76,6 +137,9 @@ def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
                     page_text = textpage.get_text_range()
                 finally:
                     textpage.close()
+                ocr_text = scans.text(page, page_text)
+                if ocr_text:
+                    page_text = f"{page_text.strip()}\n{ocr_text}".strip()
             except pdfium.PdfiumError:
                 failed_pages += 1
                 page_text = ""
@@ -97,6 +161,7 @@ def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
         title = meta.get("title")
         if failed_pages:
             meta["unreadable_pages"] = str(failed_pages)
+        scans.describe(meta)
         text = builder.text()
         if builder.full:
             meta["truncated"] = "yes"

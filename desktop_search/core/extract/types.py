@@ -18,6 +18,8 @@ class ExtractLimits:
     max_compression_ratio: int = 200
     # Spreadsheets: stop reading a workbook after this many non-empty cells.
     max_cells: int = 2_000_000
+    # Text recognition for images and scanned PDF pages (issue 15); Settings.ocr decides it per run.
+    ocr: bool = False
 
 
 @dataclass

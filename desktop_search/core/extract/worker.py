@@ -193,6 +193,8 @@ def main() -> int:
     parent_pid = int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid()
     guard = sys.argv[3] if len(sys.argv) > 3 else ("rlimit" if sys.platform.startswith("linux") else "watchdog")
     faults = os.environ.get("DESKTOP_SEARCH_EXTRACT_FAULTS") == "1"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # OCR: one thread, see extract/ocr.py
+        os.environ.setdefault(var, "1")
     in_fd = 0
     out_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
