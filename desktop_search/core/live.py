@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from . import paths as P
 from .catalog import Catalog
 from .encoder import Encoder
+from .encoder.light_query import LightQueryEncoder, load_light_query_encoder
 from .exclusions import GITIGNORE_SETTING, GLOBAL, Exclusion, PatternError, Rules, check_pattern
 from .extract import KeptPool
 from .indexer import Indexer, IndexReport, Progress
 from .memory import release_memory
+from .model import ModelUnavailable, model_key
 from .scan import root_state
 from .watcher import ChangeMonitor
 
@@ -38,6 +40,7 @@ class LiveIndex:
     _encoder: Encoder | None
     _model_error: str | None
     _model_lock: threading.Lock
+    _light_query: tuple[str, LightQueryEncoder | None]
 
     def index_changes(
         self,
@@ -196,6 +199,29 @@ class LiveIndex:
             self._loader = threading.Thread(target=load, name="model-load", daemon=True)
             self._loader.start()
         return False
+
+    def _query_encoder(self) -> Encoder | LightQueryEncoder | None:
+        """What encodes a query: the loaded PyTorch encoder when there is one (an index run or a query
+        loaded it), else the NumPy one (encoder/light_query.py) that needs no PyTorch, so a window that
+        only searches never pays PyTorch's ~830 MB; else (a model it cannot reproduce) the PyTorch one,
+        loaded now. Cached per model key; a model switch loads the new one's."""
+        if self._encoder is not None:
+            return self._encoder
+        with self._model_lock:
+            self._follow_catalog_model()  # type: ignore[attr-defined]
+            try:
+                location = self.model_location()  # type: ignore[attr-defined]
+            except ModelUnavailable:
+                location = None
+            if location is not None and self._encoder is None:
+                key = model_key(location)
+                cached = getattr(self, "_light_query", None)
+                if cached is None or cached[0] != key:
+                    cached = (key, load_light_query_encoder(location.path, key=key))
+                    self._light_query = cached
+                if cached[1] is not None:
+                    return cached[1]
+        return self._use_encoder()
 
     def _use_encoder(self) -> Encoder | None:
         self._model_used = time.monotonic()

@@ -29,6 +29,7 @@ from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
 from .encoder import Encoder
+from .encoder.light_query import LightQueryEncoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
 from .events import Change, ChangeEvents, announce
@@ -347,8 +348,8 @@ class Service(LiveIndex):
     def searcher(self) -> Searcher:
         return Searcher(self.reader, self.store, self._encoder_or_none)
 
-    def _encoder_or_none(self) -> Encoder | None:
-        return self._use_encoder()
+    def _encoder_or_none(self) -> Encoder | LightQueryEncoder | None:
+        return self._query_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
                should_stop: Callable[[], bool] | None = None, sort: str = "relevance") -> SearchResponse:
