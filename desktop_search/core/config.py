@@ -28,6 +28,17 @@ def resolve_data_dir(option: str | os.PathLike[str] | None = None) -> Path:
     return default_data_dir()
 
 
+def on_battery() -> bool:
+    """True while the computer runs on battery (psutil; False when unknown or there is no battery)."""
+    try:
+        import psutil
+
+        battery = psutil.sensors_battery()
+    except Exception:  # noqa: BLE001 - no sensor support here: behave as if plugged in
+        return False
+    return bool(battery is not None and battery.power_plugged is False)
+
+
 @dataclass
 class Settings:
     """Settings persisted in the catalog; the CLI may override some for one run."""
@@ -46,6 +57,9 @@ class Settings:
     keep_raw_vectors: bool = False  # keep exact vectors after compaction (used by `eval --exact`)
     model_idle_minutes: float = 10.0  # the model is unloaded after this long unused (idle memory)
     device: str = "auto"  # auto | cpu | cuda | mps: where the model encodes (auto: CUDA, then MPS, then CPU)
+    # auto | on | off: text recognition for images and scanned PDF pages (issue 15); auto = on, but off
+    # while the computer runs on battery (OCR costs seconds of CPU a page)
+    ocr: str = "auto"
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Settings:
@@ -58,6 +72,13 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def ocr_active(self) -> bool:
+        """Whether index runs started now read images and scanned pages (see ``ocr``)."""
+        choice = self.ocr.strip().lower()
+        if choice in ("on", "off"):
+            return choice == "on"
+        return not on_battery()
 
     def effective_threads(self) -> int:
         return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

@@ -43,6 +43,20 @@ class FileRecords(CatalogBase):
         """``{"id", "char_start", "page", "text"}`` of one file's passages, in order."""
         return self.query("SELECT id, char_start, page, text FROM passages WHERE file_id = ? ORDER BY seq", [file_id])
 
+    def forget_skipped(self, reason: str) -> int:
+        """Drop the skipped entries with exactly ``reason`` (images skipped while OCR was off), so the next
+        scan reads those files again; returns how many. Runs inside the caller's open transaction."""
+        return int(self.db.execute("DELETE FROM failures WHERE skipped = 1 AND reason = ?", [reason]).rowcount)
+
+    def ocr_counts(self) -> dict[str, int]:
+        """Files whose text came (partly) from OCR, and their OCR'd pages (issue 15)."""
+        row = self.db.execute("SELECT COUNT(*), COALESCE(SUM(ocr_pages), 0) FROM files WHERE ocr_pages > 0").fetchone()
+        return {"ocr_files": int(row[0] or 0), "ocr_pages": int(row[1] or 0)}
+
+    def ocr_pages_of(self, file_id: int) -> int:
+        """How many pages of one file's text came from OCR (0: none)."""
+        return int(self.scalar("SELECT ocr_pages FROM files WHERE id = ?", [file_id]) or 0)
+
     def failures(self) -> list[dict[str, Any]]:
         """Files that could not be read (not the skipped non-documents), by path."""
         return self.query("SELECT path, reason, size, failed_at FROM failures WHERE skipped = 0 ORDER BY path")
