@@ -25,6 +25,16 @@ MORE_RESULTS = 50  # rows added each time the list is scrolled to its end
 SORTS = ("relevance", "date", "name", "size")
 
 
+def _accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` takes the keyword ``name`` (a service older or newer than this window)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass
 class SearchOutcome:
     generation: int
@@ -69,6 +79,8 @@ class SearchController(QObject):
         self._timer.setInterval(debounce_ms)
         self._timer.timeout.connect(self._start)
         self._jobs: list[Job] = []
+        # results carry their explanation (per query word: what it matched by meaning) for the preview
+        self._stage_options = {"explain": True} if _accepts(service.search_stages, "explain") else {}
 
     # --- commands --------------------------------------------------------------------------------
     def set_query(self, text: str) -> None:
@@ -130,7 +142,7 @@ class SearchController(QObject):
             modes = ("keyword", "hybrid") if hybrid else ("keyword",)
             delivered = 0
             for response in self.service.search_stages(text, limit=limit, modes=modes, should_stop=should_stop,
-                                                       sort=sort):
+                                                       sort=sort, **self._stage_options):
                 delivered += 1
                 to_main(self._deliver, SearchOutcome(gen, text, response.mode, response, delivered == len(modes),
                                                      limit))
@@ -158,7 +170,8 @@ class SearchController(QObject):
 
         def work(ctx: JobContext) -> None:
             response = self.service.search(text, limit=limit, mode=mode, sort=sort,
-                                           should_stop=lambda: ctx.cancelled() or gen != self.generation)
+                                           should_stop=lambda: ctx.cancelled() or gen != self.generation,
+                                           **(self._stage_options if _accepts(self.service.search, "explain") else {}))
             to_main(self._deliver_more, SearchOutcome(gen, text, mode, response, True, limit))
 
         self._run(Job("more results", work, self), gen, busy=False)

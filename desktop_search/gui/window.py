@@ -118,6 +118,7 @@ class MainWindow(FolderCommands, IndexFeedback, QMainWindow):
         self.results_panel.can_find_similar = self.searcher.can_find_similar()
         self.results, self.results_model = self.results_panel.view, self.results_panel.model
         self.preview = PreviewPane()
+        self.preview.similar_btn.setVisible(self.results_panel.can_find_similar)
         self.previews = PreviewCoordinator(self.service, self.preview, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.results_panel)

@@ -1,0 +1,200 @@
+"""Views follow the service's "what changed" event; sort, find similar, weak results and explanations."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from gui_helpers import search
+from PySide6.QtWidgets import QStyleOptionViewItem
+
+from desktop_search.gui.preview import load_preview
+from desktop_search.gui.results import DividerRole, PathRole, WeakRole
+from desktop_search.gui.search_controller import SearchOutcome
+
+
+def indexed(make_service: Any, docs: Path) -> Any:
+    service = make_service()
+    service.index([str(docs)], encode=False)
+    return service
+
+
+def in_thread(fn: Any) -> None:
+    """Run ``fn`` on a plain thread, as another part of the app would, and wait for it."""
+    t = threading.Thread(target=fn)
+    t.start()
+    t.join(60)
+
+
+def test_a_change_made_elsewhere_refreshes_the_window(qtbot: Any, make_service: Any, make_window: Any,
+                                                      docs: Path, tmp_path: Path) -> None:
+    """Nothing calls refresh_status(): the service announces the new folder and the window follows."""
+    service = indexed(make_service, docs)
+    window = make_window(service)
+    qtbot.waitUntil(lambda: window.search_bar.folder_filter.count() == 2, timeout=5000)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("tulips")
+    in_thread(lambda: service.add_roots([str(other)]))
+    qtbot.waitUntil(lambda: window.search_bar.folder_filter.count() == 3, timeout=5000)
+
+
+def test_new_files_rerun_the_search_on_screen(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
+    service = indexed(make_service, docs)
+    window = make_window(service)
+    search(qtbot, window, "magma")
+    window.search.setText("zeppelin")
+    qtbot.waitUntil(lambda: window.results_panel.empty.isVisible(), timeout=5000)
+    (docs / "airship.txt").write_text("The zeppelin moored at the mast before dawn.")
+    in_thread(lambda: service.index(encode=False))  # e.g. the command line, in this process
+    qtbot.waitUntil(lambda: window.results_model.rowCount() == 1, timeout=5000)
+    assert window.results_model.index(0).data(PathRole).endswith("airship.txt")
+
+
+def test_settings_are_put_in_force_through_the_service_off_the_ui_thread(
+        qtbot: Any, make_service: Any, make_window: Any) -> None:
+    service = make_service()
+    window = make_window(service)
+    before = service.settings
+    old_values = before.as_dict()
+    threads: list[int] = []
+    real = service.update_settings
+
+    def recording(**values: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(**values)
+
+    service.update_settings = recording
+    window.save_settings({"context_length": 2048, "threads": 3, "max_file_bytes": 5 * 1024 * 1024})
+    qtbot.waitUntil(lambda: service.settings.context_length == 2048, timeout=5000)
+    assert threads and threads[0] != threading.get_ident()
+    assert before.as_dict() == old_values  # the object a run may be reading was never changed
+    assert (service.settings.threads, service.settings.max_file_bytes) == (3, 5 * 1024 * 1024)
+    assert service.reader().load_settings().context_length == 2048
+
+
+def test_the_sort_control_orders_results(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
+    now = time.time()
+    for i, name in enumerate(sorted(os.listdir(docs))):
+        os.utime(docs / name, (now - i * 86400, now - i * 86400))  # alphabetical = newest first
+    service = indexed(make_service, docs)
+    sorts: list[str] = []
+    real = service.search_stages
+
+    def recording(query: str, **kw: Any) -> Any:
+        sorts.append(kw.get("sort", "relevance"))
+        return real(query, **kw)
+
+    service.search_stages = recording
+    window = make_window(service)
+    search(qtbot, window, "the")
+    assert sorts[-1] == "relevance"
+    window.search_bar.sort.setCurrentIndex(window.search_bar.sort.findData("date"))
+    qtbot.waitUntil(lambda: sorts[-1] == "date", timeout=5000)
+
+    def names() -> list[str]:
+        return [os.path.basename(window.results_model.index(i).data(PathRole))
+                for i in range(window.results_model.rowCount())]
+
+    qtbot.waitUntil(lambda: len(names()) > 3 and names() == sorted(names()), timeout=5000)
+    window.search_bar.sort.setCurrentIndex(window.search_bar.sort.findData("name"))
+    qtbot.waitUntil(lambda: sorts[-1] == "name", timeout=5000)
+
+
+def test_find_similar_from_the_context_menu(qtbot: Any, make_service: Any, make_window: Any, docs: Path) -> None:
+    service = indexed(make_service, docs)
+    asked: list[tuple[str, Any]] = []
+
+    def similar(path: str, page: int | None = None, limit: int = 10) -> Any:
+        asked.append((path, page))
+        response = service.search("lava magma volcano", limit=limit, mode="keyword")
+        return SimpleNamespace(query=path, mode="similar", took_ms=1.0, results=response.results, notice=None)
+
+    service.similar = similar
+    window = make_window(service)
+    search(qtbot, window, "magma")
+    source = window.current_path()
+    menu = window.results_panel.build_menu(window.current_result())
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert "Find similar files" in actions and window.preview.similar_btn.isVisibleTo(window)
+    actions["Find similar files"].trigger()
+    qtbot.waitUntil(lambda: window.results_model.mode == "similar", timeout=5000)
+    assert asked == [(source, None)]
+    assert "similar to volcanoes.md" in window.results_model.query
+    assert "similar by meaning" in window.results_panel.summary.text()
+    window.search.setText("sourdough")  # typing again leaves "similar" mode
+    qtbot.waitUntil(lambda: window.results_model.mode == "keyword", timeout=5000)
+
+
+def test_find_similar_is_hidden_when_the_service_cannot(qtbot: Any, make_service: Any, make_window: Any,
+                                                        docs: Path) -> None:
+    service = indexed(make_service, docs)
+    service.similar = None  # an older service
+    window = make_window(service)
+    search(qtbot, window, "magma")
+    menu = window.results_panel.build_menu(window.current_result())
+    assert not [a for a in menu.actions() if "similar" in a.text().lower()]
+    assert not window.preview.similar_btn.isVisibleTo(window)
+
+
+def _like(result: Any, **extra: Any) -> SimpleNamespace:
+    return SimpleNamespace(**{**vars(result), **extra})
+
+
+def test_weak_results_sit_below_a_less_relevant_divider(qtbot: Any, make_service: Any, make_window: Any,
+                                                        docs: Path) -> None:
+    service = indexed(make_service, docs)
+    window = make_window(service)
+    real = service.search("the", limit=20, mode="keyword").results[:4]
+    results = [_like(r, weak=i >= 2, passages=[]) for i, r in enumerate(real)]
+    response = SimpleNamespace(query="the", mode="hybrid", took_ms=3.0, results=results, notice=None)
+    window.results_panel.show_outcome(SearchOutcome(window.searcher.generation, "the", "hybrid", response, True), "the",
+                                      20)
+    model = window.results_model
+    assert [model.index(i).data(WeakRole) for i in range(4)] == [False, False, True, True]
+    assert [model.index(i).data(DividerRole) for i in range(4)] == [False, False, True, False]
+    delegate = window.results.itemDelegate()
+    option = QStyleOptionViewItem()
+    option.initFrom(window.results)
+    heights = [delegate.sizeHint(option, model.index(i)).height() for i in range(4)]
+    assert heights[2] > heights[1] == heights[3]  # room for the divider above the first weak result
+    assert "(2 less relevant)" in window.results_panel.summary.text()
+    assert not window.results.grab().isNull()  # the divider and the quieter cards paint
+
+
+def test_the_preview_explains_matches_and_marks_only_strong_ones(make_service: Any, docs: Path) -> None:
+    service = indexed(make_service, docs)
+    hit = next(r for r in service.search("volcano", limit=5, mode="keyword").results
+               if r.path.endswith("volcanoes.md"))
+    explain = {"terms": [{"query": "explode", "matches": [{"word": "erupts", "score": 0.82}]},
+                         {"query": "why", "matches": [{"word": "pressure", "score": 0.21}]}]}
+    strong = load_preview(service, _like(hit, explain=explain, weak=False), "why explode")
+    marked = {strong.text[s:e].lower() for s, e in strong.hits}
+    assert "erupts" in marked and "pressure" not in marked  # the weak match is explained, not marked
+    assert any("explode → erupts 0.82" in line for line in strong.explain)
+    assert any("pressure 0.21 (weak)" in line for line in strong.explain)
+    weak = load_preview(service, _like(hit, explain=explain, weak=True), "why explode")
+    assert not weak.hits  # a result below the relevance floor: nothing marked as matched by meaning
+    assert weak.explain[0].startswith("Less relevant")
+
+
+def test_the_preview_lists_the_best_passages(qtbot: Any, make_service: Any, docs: Path) -> None:
+    from desktop_search.gui.preview import PreviewPane
+
+    service = indexed(make_service, docs)
+    hit = service.search("lighthouse", limit=5, mode="keyword").results[0]
+    rows = service.reader().document_passages(hit.file_id)
+    passages = [SimpleNamespace(passage_id=r["id"], page=None, score=1.0 - i / 10) for i, r in enumerate(rows)]
+    data = load_preview(service, _like(hit, passages=passages[::-1]), "lighthouse")
+    assert len(data.passages) == len(rows)
+    pane = PreviewPane()
+    qtbot.addWidget(pane)
+    pane.show_data(data)
+    if len(rows) > 1:
+        assert pane.passages.isVisibleTo(pane) and pane.passages.count() == len(rows)
+    pane.go_to_passage(0)  # the best passage first; its first hit is current
+    assert pane.current >= 0 and pane.data.hits[pane.current][0] >= data.passages[0][1]
