@@ -394,6 +394,10 @@ class Service(LiveIndex):
             "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
             "context_length_note": getattr(self._encoder, "context_note", None),
             "threads": self.settings.effective_threads(),
+            # text recognition (issue 15): the setting, whether runs use it now, files/pages read by it
+            "ocr": self.settings.ocr,
+            "ocr_active": self.settings.ocr_active(),
+            **c.ocr_counts(),
         }
         return out
 
@@ -452,6 +456,10 @@ class Service(LiveIndex):
 
     def extract(self, path: str) -> ExtractOutcome:
         return extract_file(path, self.settings)
+
+    def ocr_pages(self, file_id: int) -> int:
+        """How many pages of an indexed file's text came from OCR (0: none); the preview marks such text."""
+        return self.reader().ocr_pages_of(file_id)
 
     # --- doctor ----------------------------------------------------------------------------------
     def _inspect(self, c: Catalog) -> tuple[list[str], list[str], Any]:
@@ -583,7 +591,7 @@ class _ReaderSlot:
 def extract_file(path: str, settings: Settings | None = None) -> ExtractOutcome:
     s = settings or Settings()
     limits = ExtractLimits(max_file_bytes=s.max_file_bytes, max_text_chars=s.max_text_chars,
-                           timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb)
+                           timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb, ocr=s.ocr_active())
     return extract_one(path, limits)
 
 

@@ -40,6 +40,7 @@ class PreviewData:
     error: str | None = None
     explain: list[str] = field(default_factory=list)  # one line per query word: what it matched, how strongly
     passages: list[tuple[str, int, int | None]] = field(default_factory=list)  # (label, char offset, page), best first
+    ocr: bool = False  # the text (or some pages of it) came from OCR: marked next to the title
 
 
 def hit_terms(query: str, matched: dict[str, str] | None = None) -> list[str]:
@@ -70,8 +71,10 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     file_id = result.file_id or service.reader().file_id(path)
     indexed = service.document_text(file_id) if file_id else ("", [], {})
     passages: list[tuple[str, int, int | None]] = []
+    ocr = False
     if indexed[0]:
         text, page_starts, offsets = indexed
+        ocr = bool(service.ocr_pages(file_id))
         anchor = offsets.get(result.passage_id, 0)
         for i, p in enumerate(getattr(result, "passages", None) or []):
             if p.passage_id in offsets:
@@ -82,6 +85,7 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
         if outcome.result is None:
             return PreviewData(path, "", error=outcome.error or "could not read this file")
         text, page_starts, source = outcome.result.text, list(outcome.result.page_starts), "file"
+        ocr = "ocr_pages" in outcome.result.metadata
     truncated = len(text) > MAX_PREVIEW_CHARS
     if truncated:
         text = text[:MAX_PREVIEW_CHARS]
@@ -96,7 +100,7 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     if getattr(result, "weak", False):
         explain.insert(0, "Less relevant: below the relevance floor, its matches by meaning are not marked")
     return PreviewData(path, text, page_starts, hits, current, anchor, truncated, source, explain=explain,
-                       passages=[p for p in passages if p[1] <= len(text)])
+                       passages=[p for p in passages if p[1] <= len(text)], ocr=ocr)
 
 
 class Utf16Offsets:
@@ -225,7 +229,7 @@ class PreviewPane(QWidget):
 
     def show_data(self, data: PreviewData) -> None:
         self.data = data
-        self.title.setText(os.path.basename(data.path))
+        self.title.setText(os.path.basename(data.path) + ("  · text from OCR" if data.ocr else ""))
         self.title.setToolTip(data.path)
         for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.similar_btn):
             b.setEnabled(True)
