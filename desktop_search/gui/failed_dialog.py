@@ -1,4 +1,6 @@
-"""Files that could not be read, with the reason, and a way to try them again."""
+"""Files that could not be read, with the reason, and a way to try them again; and the files left out
+on purpose (not a document, excluded, a symbolic link out of the folder, too large), with the reason,
+when the service lists them (nothing met is left out silently)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,16 +35,14 @@ class FailedDialog(QDialog):
         self.setWindowTitle("Files that could not be read")
         self.setAccessibleName("Failed files")
         self.resize(820, 420)
-        self.model = QStandardItemModel(0, 2, self)
-        self.model.setHorizontalHeaderLabels(["File", "Reason"])
-        self.table = QTableView()
-        self.table.setAccessibleName("Failed files and reasons")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.model, self.table = _table(self, "Failed files and reasons")
+        self.skipped_model, self.skipped_table = _table(self, "Files left out and why")
+        self.lists_skipped = callable(getattr(service, "skipped", None))
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Files not in the index")
+        self.tabs.addTab(self.table, "Could not be read")
+        if self.lists_skipped:
+            self.tabs.addTab(self.skipped_table, "Left out")
         self.summary = QLabel("loading…")
         self.summary.setAccessibleName("Failed files summary")
         self.retry_btn = QPushButton("Retry selected")
@@ -58,22 +59,24 @@ class FailedDialog(QDialog):
         row.addWidget(self.retry_all_btn)
         row.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(row)
         self.loaded = False
         self.refresh()
 
     def refresh(self) -> None:
-        run_job(self, "failed files", self.service.failed, on_done=self._fill)
+        def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # on a worker
+            return self.service.failed(), (self.service.skipped() if self.lists_skipped else [])
 
-    def _fill(self, rows: list[dict[str, Any]]) -> None:
-        self.model.removeRows(0, self.model.rowCount())
-        for r in rows:
-            path_item = QStandardItem(r["path"])
-            path_item.setToolTip(r["path"])
-            reason = QStandardItem(r["reason"])
-            reason.setToolTip(r["reason"])
-            self.model.appendRow([path_item, reason])
+        run_job(self, "failed files", read, on_done=self._fill)
+
+    def _fill(self, data: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        rows, skipped = data
+        _fill_table(self.model, rows)
+        _fill_table(self.skipped_model, skipped)
+        if self.lists_skipped:
+            self.tabs.setTabText(1, f"Left out ({len(skipped):,})")
+        self.tabs.setTabText(0, f"Could not be read ({len(rows):,})")
         self.summary.setText(f"{len(rows):,} file(s) could not be read" if rows else "Every file could be read.")
         self.retry_btn.setEnabled(bool(rows))
         self.retry_all_btn.setEnabled(bool(rows))
@@ -90,3 +93,27 @@ class FailedDialog(QDialog):
         paths = [self.model.item(r, 0).text() for r in rows]
         if paths:
             self.retry_requested.emit(paths)
+
+
+def _table(parent: QWidget, name: str) -> tuple[QStandardItemModel, QTableView]:
+    model = QStandardItemModel(0, 2, parent)
+    model.setHorizontalHeaderLabels(["File", "Reason"])
+    table = QTableView()
+    table.setAccessibleName(name)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    return model, table
+
+
+def _fill_table(model: QStandardItemModel, rows: list[dict[str, Any]]) -> None:
+    model.removeRows(0, model.rowCount())
+    for r in rows:
+        path_item = QStandardItem(r["path"])
+        path_item.setToolTip(r["path"])
+        reason = QStandardItem(r["reason"])
+        reason.setToolTip(r["reason"])
+        model.appendRow([path_item, reason])

@@ -15,7 +15,8 @@ QUERY_HELP = """
     <td>leave out files containing <i>draft</i> or the phrase</td></tr>
 <tr><td><code>cat OR dog</code></td><td>either word</td></tr>
 <tr><td><code>photo*</code></td><td>words starting with <i>photo</i> (no prefix otherwise)</td></tr>
-<tr><td><code>title:budget</code>, <code>name:report</code></td><td>in the document title / file name</td></tr>
+<tr><td><code>title:budget</code>, <code>author:smith</code>, <code>name:report</code></td>
+    <td>in the document title / author / file name</td></tr>
 <tr><td><code>ext:pdf</code>, <code>ext:md,txt</code></td><td>only these file types</td></tr>
 <tr><td><code>dir:Projects</code></td><td>only files whose folder path contains <i>Projects</i></td></tr>
 <tr><td><code>date:2024</code>, <code>date:2024-01..2024-06</code>, <code>date:&gt;2024-03-01</code></td>

@@ -88,7 +88,7 @@ class ResultsPanel(QWidget):
         self.view.setVisible(n > 0)
         self.empty.setVisible(n == 0)
         if n == 0:
-            what = outcome.query if outcome.mode == "similar" else f"“{typed}”"
+            what = outcome.query if outcome.mode == "similar" else f"“{typed}”" if typed else "these filters"
             self.empty.setText(f"No files match {what}." + ("" if outcome.final else "\nStill looking by meaning…")
                                + ("\nTry other words, or fewer filters." if outcome.final else ""))
 

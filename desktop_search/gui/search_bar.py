@@ -25,6 +25,7 @@ TYPE_FILTERS = [
     ("Presentations", "ext:pptx,ppt,odp"),
     ("E-mail", "ext:eml,msg,mbox"),
     ("Web pages / e-books", "ext:html,htm,epub"),
+    ("Images and scans", "ext:png,jpg,jpeg,tif,tiff,webp,heic"),
 ]
 DATE_FILTERS = ["Any time", "Today", "Past week", "Past month", "This year", "Last year"]
 SORTS = [("Best match", "relevance"), ("Newest first", "date"), ("Name", "name"), ("Largest first", "size")]

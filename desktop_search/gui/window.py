@@ -286,7 +286,7 @@ class MainWindow(FolderCommands, IndexFeedback, QMainWindow):
 
     def _openable(self, path: str) -> str:
         """What opening a result opens: the file, or for a member of an archive the archive itself."""
-        where = getattr(self.service, "container_of", None)
+        where = getattr(self.service, "open_target", None)
         return where(path) if callable(where) else path
 
     def reveal_current(self) -> None:

@@ -198,3 +198,51 @@ def test_the_preview_lists_the_best_passages(qtbot: Any, make_service: Any, docs
         assert pane.passages.isVisibleTo(pane) and pane.passages.count() == len(rows)
     pane.go_to_passage(0)  # the best passage first; its first hit is current
     assert pane.current >= 0 and pane.data.hits[pane.current][0] >= data.passages[0][1]
+
+
+def test_filters_alone_list_the_matching_files(qtbot: Any, make_service: Any, make_window: Any,
+                                               docs: Path) -> None:
+    window = make_window(indexed(make_service, docs))
+    window.stack.setCurrentWidget(window.main_page)
+    bar = window.search_bar
+    bar.type_filter.setCurrentIndex(bar.type_filter.findText("Text / Markdown"))  # nothing typed
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=5000)
+    assert window.results_model.query == "ext:txt,md,markdown,rst"
+    exts = {os.path.splitext(window.results_model.index(i).data(PathRole))[1]
+            for i in range(window.results_model.rowCount())}
+    assert exts <= {".txt", ".md"}
+
+
+def test_opening_an_archive_member_opens_its_archive(qtbot: Any, make_service: Any, make_window: Any,
+                                                     docs: Path, monkeypatch: Any) -> None:
+    from desktop_search.gui import desktop
+
+    service = indexed(make_service, docs)
+    archive = str(docs / "bundle.zip")
+    service.open_target = lambda path: path.split("!/", 1)[0]
+    opened: list[str] = []
+    revealed: list[str] = []
+    monkeypatch.setattr(desktop, "open_path", lambda p: opened.append(p) or True)
+    monkeypatch.setattr(desktop, "show_in_folder", lambda p: revealed.append(p) or True)
+    window = make_window(service)
+    member = _like(service.search("magma", mode="keyword").results[0], path=archive + "!/notes/volcanoes.md")
+    response = SimpleNamespace(query="magma", mode="keyword", took_ms=1.0, results=[member], notice=None)
+    window.results_panel.show_outcome(SearchOutcome(window.searcher.generation, "magma", "keyword", response, True),
+                                      "magma", 20)
+    window.open_current()
+    window.reveal_current()
+    assert opened == [archive] and revealed == [archive]
+    assert window.current_path() == archive + "!/notes/volcanoes.md"  # shown and copied as the member
+
+
+def test_the_failed_files_view_also_lists_what_was_left_out(qtbot: Any, make_service: Any, make_window: Any,
+                                                            docs: Path) -> None:
+    service = indexed(make_service, docs)
+    service.skipped = lambda: [{"path": str(docs / "link"), "reason": "symbolic link out of the folder"},
+                               {"path": str(docs / "song.mp3"), "reason": "not a document (audio)"}]
+    window = make_window(service)
+    dialog = window.show_failed()
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=5000)
+    assert dialog.tabs.count() == 2 and dialog.tabs.tabText(1) == "Left out (2)"
+    reasons = {dialog.skipped_model.item(i, 0).text(): dialog.skipped_model.item(i, 1).text() for i in range(2)}
+    assert reasons[str(docs / "link")] == "symbolic link out of the folder"
