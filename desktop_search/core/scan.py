@@ -22,7 +22,9 @@ from . import paths as P
 from .catalog import Catalog, Writer
 from .exclusions import Rules
 from .extract import is_candidate
+from .extract.registry import is_archive_name, skip_reason
 from .index.segments import file_digest
+from .members import SEPARATOR, archive_of
 
 ROOT_OK, ROOT_OFFLINE, ROOT_UNREADABLE, ROOT_NOT_FOLDER = "ok", "offline", "unreadable", "not a folder"
 
@@ -41,6 +43,55 @@ class ScanResult:
     online_roots: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
     unreadable_dirs: list[str] = field(default_factory=list)
+    # met and not read, with the reason the skipped list gives: path -> (size, mtime, reason)
+    skipped: dict[str, tuple[int, float, str]] = field(default_factory=dict)
+
+
+EXCLUDED = "excluded: matches an exclusion pattern"
+EXCLUDED_RULE = "excluded: an exclusion rule, .gitignore or the app's own data"
+
+
+_CATEGORIES = (  # reason starts with -> category, first match wins
+    ("excluded", "excluded"),
+    ("symbolic link out of the folder", "symbolic link out of the folder"),
+    ("symbolic link", "symbolic link"),
+    ("not a document", "not a document"),
+    ("unsupported file type", "unsupported type"),
+    ("legacy office", "unsupported type"),
+    ("image", "image (text recognition off)"),
+    ("file is larger", "too large"),
+)
+
+
+def skip_category(reason: str) -> str:
+    """The category ``status`` counts a skipped file's reason under."""
+    lowered = reason.lower()
+    for start, category in _CATEGORIES:
+        if lowered.startswith(start):
+            return category
+    if "not a regular file" in lowered:
+        return "not a regular file"
+    return "other"
+
+
+def skip_counts(reasons: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for reason, n in reasons.items():
+        category = skip_category(reason)
+        out[category] = out.get(category, 0) + n
+    return out
+
+
+def _link_reason(path: str, root: str) -> str:
+    try:
+        target = os.path.realpath(path)
+    except (OSError, ValueError):
+        return "symbolic link: not followed"
+    if not os.path.exists(target):
+        return "symbolic link: broken"
+    if P.under(target, root):
+        return "symbolic link: not followed (its target is in the folder)"
+    return "symbolic link out of the folder: not followed"
 
 
 def root_state(root: str) -> tuple[str, str]:
@@ -67,6 +118,16 @@ class Scanner:
         self._progress = progress or (lambda n, where: None)
         self._check = check or (lambda: None)
         self._candidate: dict[str, bool] = {}  # by suffix: is_candidate builds a Path per call
+
+    @staticmethod
+    def _skip(result: ScanResult, path: str, reason: str, st: os.stat_result | None = None) -> None:
+        """Remember a file (or folder) met and not read, for the skipped list."""
+        if st is None:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return
+        result.skipped[path] = (st.st_size if stat_mod.S_ISREG(st.st_mode) else 0, st.st_mtime, reason)
 
     def _is_candidate(self, name: str) -> bool:
         suffix = os.path.splitext(name)[1].lower()
@@ -118,6 +179,8 @@ class Scanner:
                 # left out now (a move into a hidden name, say): whatever was indexed there is gone
                 result.scopes.append(path)  # type: ignore[union-attr]
                 taken.add(path)
+                if not self.rules.own(path):
+                    self._skip(result, path, EXCLUDED)
                 continue
             taken.add(path)
             result.scopes.append(path)  # type: ignore[union-attr]
@@ -127,8 +190,13 @@ class Scanner:
                 continue  # gone: the diff drops what was known there
             if stat_mod.S_ISDIR(st.st_mode):
                 self._walk(root, path, result)
-            elif (stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode)) and self._is_candidate(os.path.basename(path)):
-                result.seen[path] = Seen(path, st.st_size, st.st_mtime)
+            elif stat_mod.S_ISLNK(st.st_mode):
+                self._skip(result, path, _link_reason(path, root), st)
+            elif stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode):
+                if self._is_candidate(os.path.basename(path)):
+                    result.seen[path] = Seen(path, st.st_size, st.st_mtime)
+                else:
+                    self._skip(result, path, _not_document(os.path.basename(path)), st)
         return result
 
     def _walk(self, root: str, top: str, result: ScanResult) -> None:
@@ -155,19 +223,24 @@ class Scanner:
                 except OSError:
                     continue
                 if matcher.match(rel + "/" if is_dir else rel):
+                    self._skip(result, path, EXCLUDED)
                     continue
                 if slow and rules.skip_entry(root, rel, path, is_dir):
+                    if not rules.own(path):
+                        self._skip(result, path, EXCLUDED_RULE)
                     continue
                 if is_dir:
                     stack.append(path)
-                    continue
-                if not self._is_candidate(entry.name):
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                if stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode):
+                if stat_mod.S_ISLNK(st.st_mode):
+                    self._skip(result, path, _link_reason(path, root), st)
+                elif not self._is_candidate(entry.name):
+                    self._skip(result, path, _not_document(entry.name), st)
+                elif stat_mod.S_ISREG(st.st_mode) or _special(st.st_mode):
                     seen[path] = Seen(path, st.st_size, st.st_mtime)
             now = time.monotonic()
             if now - last > 0.5:
@@ -192,6 +265,12 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     seen = scan.seen
     known = {P.from_db(r[1]): r for r in reader.known_files(scan.scopes)}
     failed = {P.from_db(r[0]): r for r in reader.known_failures(scan.scopes)}
+    # an archive's members are not on disk: they live and die with their archive (core/members.py)
+    for p in [p for p in known if SEPARATOR in p and archive_of(p, known)]:
+        del known[p]
+    for p in [p for p in failed if SEPARATOR in p and archive_of(p, known)]:
+        del failed[p]
+    by_scanner = {P.from_db(p) for p in reader.scanner_skipped_paths(scan.scopes)}
     if scan.scopes is None:
         scopes = [r for r in roots if r not in scan.missing_roots]
     else:
@@ -207,7 +286,8 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     gone = {p: r for p, r in known.items() if p not in seen and in_scope(p)}
     gone_by_hash: dict[tuple[str, int], list[str]] = {}
     for p, r in gone.items():
-        gone_by_hash.setdefault((r[4], r[2]), []).append(p)
+        if not is_archive_name(p):  # a moved archive is read again: its members' paths change with it
+            gone_by_hash.setdefault((r[4], r[2]), []).append(p)
     # Each file is read once on a first index: a new file is hashed here only if a gone file of its size
     # may have moved to it, a known one only if its size is unchanged (a touch keeps its vectors); any
     # other is read by extraction alone and hashed right after it, from the page cache (digest "")
@@ -221,7 +301,7 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
             counts.unchanged += 1
             continue
         f = failed.get(path)
-        if row is None and f is not None and f[1] == s.size and f[2] == s.mtime:
+        if row is None and f is not None and f[1] == s.size and f[2] == s.mtime and path not in by_scanner:
             counts.unchanged += 1
             continue
         if s.size in gone_sizes if row is None else row[2] == s.size:
@@ -252,11 +332,28 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
             counts.changed += 1
         to_extract.append((s, digest))
     deleted_ids = [r[0] for r in gone.values()]
-    vanished = [P.to_db(p) for p in failed if p not in seen and in_scope(p)]
+    vanished = [P.to_db(p) for p in failed if p not in seen and p not in scan.skipped and in_scope(p)]
     counts.deleted += len(deleted_ids)
+    gone_archives = [P.to_db(p) for p in gone if is_archive_name(p)]
+    if gone_archives:
+        deleted_ids += reader.member_ids(gone_archives)
+        vanished += reader.member_failure_paths(gone_archives)
     if moves or touch or deleted_ids or vanished:
         writer.call(lambda c: c.apply_scan(moves, touch, deleted_ids, vanished))
+    skipped = [(P.to_db(p), size, mtime, reason) for p, (size, mtime, reason) in scan.skipped.items()
+               if (f := failed.get(p)) is None or f[1] != size or f[2] != mtime]
+    if skipped:
+        writer.call(lambda c: _record_skipped(c, skipped))
     return to_extract
+
+
+def _record_skipped(c: Catalog, entries: list[tuple[str, int, float, str]]) -> None:
+    with c.transaction():
+        c.record_skipped(entries, time.time())
+
+
+def _not_document(name: str) -> str:
+    return f"not a document: {skip_reason(name) or 'unsupported file type'}"
 
 
 def hash_after_extraction(seen: Seen) -> str:

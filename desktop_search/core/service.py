@@ -28,7 +28,7 @@ from . import setaside
 from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder
+from .encoder import Encoder, choose_device
 from .encoder.light_query import LightQueryEncoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
@@ -39,6 +39,7 @@ from .highlight import keyword_spans, merge_spans
 from .index import SegmentStore
 from .indexer import Cancelled, Indexer, IndexReport, Progress
 from .live import LiveIndex
+from .members import split_member
 from .model import (
     ModelLocation,
     ModelMismatch,
@@ -53,7 +54,7 @@ from .model import (
 from .paths import display, exact_form
 from .privacy import FILE_MODE, make_private_dir, private_umask, redacted_traceback, tighten, write_private
 from .query import STOPWORDS, QueryError, parse_query
-from .scan import root_state
+from .scan import root_state, skip_counts
 from .search import Searcher, SearchResponse
 from .similar import find_similar, parse_target  # noqa: F401  (parse_target: the CLI's PATH[:PAGE])
 from .watcher import watch
@@ -259,12 +260,25 @@ class Service(LiveIndex):
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
+                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
+                model = load_colbert(location, self.settings.effective_threads(),
+                                     quantize=self.settings.quantize and device.name == "cpu")
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
             return self._encoder
+
+    def device_description(self) -> dict[str, Any]:
+        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
+        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
+        encoder = self._encoder
+        if encoder is not None:
+            name, note = encoder.device, encoder.device_note
+        else:
+            choice = choose_device(self.settings.device)
+            name, note = choice.name, choice.note
+        return {"device": name, "device_setting": self.settings.device, "device_note": note}
 
     def _model_key(self) -> str | None:
         return model_key(self._location) if self._location else None
@@ -352,16 +366,19 @@ class Service(LiveIndex):
         return self._query_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
-               should_stop: Callable[[], bool] | None = None, sort: str = "relevance") -> SearchResponse:
-        """``sort``: relevance | date (newest first) | name | size (largest first)."""
+               should_stop: Callable[[], bool] | None = None, sort: str = "relevance",
+               explain: bool = False) -> SearchResponse:
+        """``sort``: relevance | date (newest first) | name | size (largest first). ``explain``: each
+        result carries which document words each query word matched and how strongly."""
         return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop,
-                                      sort=sort)
+                                      sort=sort, explain=explain)
 
     def search_stages(self, query: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"),
                       should_stop: Callable[[], bool] | None = None,
-                      sort: str = "relevance") -> Iterator[SearchResponse]:
+                      sort: str = "relevance", explain: bool = False) -> Iterator[SearchResponse]:
         """Responses for several modes of one query, cheapest first, sharing their common work."""
-        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort)
+        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort,
+                                      explain=explain)
 
     def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True) -> SearchResponse:
         """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``) used
@@ -398,8 +415,24 @@ class Service(LiveIndex):
             "ocr": self.settings.ocr,
             "ocr_active": self.settings.ocr_active(),
             **c.ocr_counts(),
+            **self.device_description(),
         }
+        # files met and not read, per reason: "not a document", "excluded", "symbolic link"... (issue 15)
+        out["skipped_by_reason"] = skip_counts(c.skipped_reasons())
+        out["skipped"] = sum(out["skipped_by_reason"].values())
         return out
+
+    def skipped(self) -> list[dict[str, Any]]:
+        """Files the index met and does not read, each with its reason (``{"path", "reason", "size",
+        "failed_at"}``, by path); the counts per reason are in :meth:`status`."""
+        return [{**r, "path": P.display(P.from_db(r["path"]))} for r in self.reader().skipped()]
+
+    @staticmethod
+    def open_target(path: str) -> str:
+        """The file to open for a result's ``path``: the archive on disk for a member of one
+        (``a.zip!/docs/x.txt`` -> ``a.zip``; nested ones too), else ``path`` itself."""
+        found = split_member(path)
+        return found[0] if found else path
 
     def failed(self) -> list[dict[str, Any]]:
         """Failed files: ``path`` for display, plus ``path_bytes_b64`` (the exact bytes) when the name

@@ -49,7 +49,7 @@ def ok(path: Path, limits: ExtractLimits | None = None):  # type: ignore[no-unty
         ("notes.2024", True),
         ("photo.JPG", True),  # images: read by OCR when it is on, skipped with that reason when off (issue 15)
         ("anim.gif", False),
-        ("x.zip", False),
+        ("x.zip", True),  # archives: members are documents (issue 15)
         ("setup.exe", False),
         ("song.mp3", False),
         ("lib.so", False),

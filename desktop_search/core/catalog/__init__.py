@@ -20,6 +20,7 @@ from ..errors import CatalogDamaged, CatalogError, DiskFull, ReadOnly
 from .connection import BUSY_TIMEOUT_S, connect, integrity_problems, sqlite_utils
 from .files import FileRecords
 from .keyword import KeywordQueries
+from .members import ArchiveMembers
 from .preferences import Preferences
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .vectors import VectorRecords
@@ -32,7 +33,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Catalog(KeywordQueries, FileRecords, Preferences, VectorRecords):
+class Catalog(KeywordQueries, FileRecords, Preferences, VectorRecords, ArchiveMembers):
     """One connection with every named query. Writes must run on the writer thread."""
 
 

@@ -43,7 +43,8 @@ class Format:
     filled in), or, when ``mismatch`` is empty, are left to the extractor. A Compound File (OLE2) is only
     read by a format whose ``accepts`` names ``"cfb"``; any other is reported as legacy Office or encrypted.
     ``redirect`` hands bytes of a class to another kind (a PDF named ``.txt`` is read as a PDF). ``limits``
-    overrides fields of :class:`ExtractLimits` for this format only (e.g. a longer timeout).
+    overrides fields of :class:`ExtractLimits` for this format only; ``timeout_scale`` multiplies the
+    pool's wall-clock limit for its files (an archive holds many documents).
     """
 
     kind: str
@@ -54,6 +55,7 @@ class Format:
     accepts: frozenset[str] = SNIFF_CLASSES
     mismatch: str = ""
     redirect: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timeout_scale: float = 1.0  # the pool gives a file of this format timeout_s times this
     limits: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def load(self) -> Extractor:
@@ -136,6 +138,16 @@ FORMATS: tuple[Format, ...] = (
     Format("mail", _suffixes("eml"), "mail:extract_mail", "e-mail", ("message/rfc822",), _TEXTUAL, _BINARY_IN_TEXT),
     Format(
         "mbox", _suffixes("mbox mbx"), "mail:extract_mbox", "mailbox", ("application/mbox",), _TEXTUAL, _BINARY_IN_TEXT
+    ),
+    # members are documents of their own (archive.py); the first bytes decide zip/tar/7z/gzip/bzip2/xz
+    Format(
+        "archive",
+        _suffixes("zip tar tgz gz bz2 tbz tbz2 xz txz 7z"),
+        "archive:extract_archive",
+        "archive",
+        ("application/zip", "application/x-tar", "application/gzip", "application/x-7z-compressed"),
+        _NOT_CFB,
+        timeout_scale=5.0,
     ),
     Format("xls", _suffixes("xls"), "xls:extract_xls", "Excel 97-2003", ("application/vnd.ms-excel",)),
     # read by OCR when it is on (issue 15), skipped with that reason when it is off

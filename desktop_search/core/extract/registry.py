@@ -132,6 +132,12 @@ def skip_reason(name: str) -> str | None:
     return f"{category} ({suffix})" if category else None
 
 
+def is_archive_name(path: str) -> bool:
+    """Whether a file of this name is read as an archive (its members are documents of their own)."""
+    entry = format_for_suffix(os.path.splitext(path)[1])
+    return entry is not None and entry.kind == "archive"
+
+
 def is_candidate(path: Path | str) -> bool:
     """Cheap check used by the scanner: could this file be indexed at all?
 

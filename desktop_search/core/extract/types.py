@@ -35,10 +35,25 @@ class Extracted:
     extractor: str = ""
     page_starts: list[int] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    # an archive's files, each a document of its own (core/extract/archive.py); empty for other formats
+    members: list[Member] = field(default_factory=list)
 
     @property
     def page_count(self) -> int:
         return len(self.page_starts)
+
+
+@dataclass
+class Member:
+    """One file inside an archive. ``name`` is its path in the archive, "/"-separated; a file inside a nested
+    archive is ``"inner.zip!/x.txt"``. Exactly one of ``result`` and ``error`` is set (``skipped``: not a
+    document, like :attr:`ExtractOutcome.skipped`)."""
+
+    name: str
+    result: Extracted | None = None
+    error: str | None = None
+    skipped: bool = False
+    size: int = 0
 
 
 class ExtractionFailed(Exception):
