@@ -89,3 +89,20 @@ def test_parse_target():
     assert parse_target("/no/such/report.pdf:3") == ("/no/such/report.pdf", 3)
     assert parse_target("/no/such/report.pdf") == ("/no/such/report.pdf", None)
     assert parse_target("/no/such/a:b") == ("/no/such/a:b", None)
+
+
+def test_similar_reads_the_source_from_plaid_segments_too(tmp_path, topics, tiny_model):
+    from desktop_search.core.service import Service
+
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split()
+    for i in range(30):  # enough tokens for the final merge to write a PLAID segment
+        (topics / f"filler-{i:02d}.txt").write_text(" ".join(words[(i + j) % len(words)] for j in range(60)))
+    with Service(tmp_path / "data", model=str(tiny_model), allow_download=False) as service:
+        service.update_settings(flat_max_tokens=1000)
+        service.index([str(topics)])
+        kinds = {e.kind for e in service.store.view.entries}
+        assert "plaid" in kinds, kinds
+        for source in ("volcano.md", "filler-07.txt"):
+            results = service.similar(str(topics / source), limit=5).results
+            assert Path(results[0].path).name == source
+            assert len(results) == 5 and all(r.score > 0 for r in results)
