@@ -28,7 +28,7 @@ from . import setaside
 from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder, choose_device
+from .encoder import Encoder
 from .encoder.light_query import LightQueryEncoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
@@ -260,25 +260,12 @@ class Service(LiveIndex):
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
-                model = load_colbert(location, self.settings.effective_threads(),
-                                     quantize=self.settings.quantize and device.name == "cpu")
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
+                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
             return self._encoder
-
-    def device_description(self) -> dict[str, Any]:
-        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
-        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
-        encoder = self._encoder
-        if encoder is not None:
-            name, note = encoder.device, encoder.device_note
-        else:
-            choice = choose_device(self.settings.device)
-            name, note = choice.name, choice.note
-        return {"device": name, "device_setting": self.settings.device, "device_note": note}
 
     def _model_key(self) -> str | None:
         return model_key(self._location) if self._location else None
@@ -366,19 +353,16 @@ class Service(LiveIndex):
         return self._query_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
-               should_stop: Callable[[], bool] | None = None, sort: str = "relevance",
-               explain: bool = False) -> SearchResponse:
-        """``sort``: relevance | date (newest first) | name | size (largest first). ``explain``: each
-        result carries which document words each query word matched and how strongly."""
+               should_stop: Callable[[], bool] | None = None, sort: str = "relevance") -> SearchResponse:
+        """``sort``: relevance | date (newest first) | name | size (largest first)."""
         return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop,
-                                      sort=sort, explain=explain)
+                                      sort=sort)
 
     def search_stages(self, query: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"),
                       should_stop: Callable[[], bool] | None = None,
-                      sort: str = "relevance", explain: bool = False) -> Iterator[SearchResponse]:
+                      sort: str = "relevance") -> Iterator[SearchResponse]:
         """Responses for several modes of one query, cheapest first, sharing their common work."""
-        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort,
-                                      explain=explain)
+        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort)
 
     def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True) -> SearchResponse:
         """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``) used
@@ -415,7 +399,6 @@ class Service(LiveIndex):
             "ocr": self.settings.ocr,
             "ocr_active": self.settings.ocr_active(),
             **c.ocr_counts(),
-            **self.device_description(),
         }
         # files met and not read, per reason: "not a document", "excluded", "symbolic link"... (issue 15)
         out["skipped_by_reason"] = skip_counts(c.skipped_reasons())
