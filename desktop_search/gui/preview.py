@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .explanations import explain_matches, explanation_lines, strong_matches
+from .explanations import explanation_of, strong_matches
 
 MAX_PREVIEW_CHARS = 2_000_000
 MAX_HITS = 5000
@@ -96,7 +96,7 @@ def load_preview(service: Any, result: Any, query: str) -> PreviewData:
     if hits:
         starts = [s for s, _ in hits]
         current = min(bisect.bisect_left(starts, anchor), len(hits) - 1)
-    explain = explanation_lines(explain_matches(getattr(result, "explain", None)))
+    explain = explanation_of(result)
     if getattr(result, "weak", False):
         explain.insert(0, "Less relevant: below the relevance floor, its matches by meaning are not marked")
     return PreviewData(path, text, page_starts, hits, current, anchor, truncated, source, explain=explain,
@@ -233,7 +233,7 @@ class PreviewPane(QWidget):
         self.title.setToolTip(data.path)
         for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.similar_btn):
             b.setEnabled(True)
-        self.explain.setText("Matched by meaning: " + ";  ".join(data.explain) if data.explain else "")
+        self.explain.setText("Why it matched: " + ";  ".join(data.explain) if data.explain else "")
         self.explain.setVisible(bool(data.explain))
         self.passages.clear()
         for label, offset, page in data.passages:

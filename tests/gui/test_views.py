@@ -246,3 +246,25 @@ def test_the_failed_files_view_also_lists_what_was_left_out(qtbot: Any, make_ser
     assert dialog.tabs.count() == 2 and dialog.tabs.tabText(1) == "Left out (2)"
     reasons = {dialog.skipped_model.item(i, 0).text(): dialog.skipped_model.item(i, 1).text() for i in range(2)}
     assert reasons[str(docs / "link")] == "symbolic link out of the folder"
+
+
+def test_the_preview_reads_the_cores_explain_shape(make_service: Any, docs: Path) -> None:
+    """core/search/explain.py: words → matches with by, similarity and the core's highlighted verdict."""
+    service = indexed(make_service, docs)
+    hit = next(r for r in service.search("volcano", limit=5, mode="keyword").results
+               if r.path.endswith("volcanoes.md"))
+    explain = {"passage_id": hit.passage_id, "page": None, "parts": {"semantic": 0.52, "keyword": 0.28},
+               "words": [{"word": "blast", "matches": [
+                   {"text": "erupts", "by": "meaning", "similarity": 0.74, "start": 0, "end": 6, "highlighted": True},
+                   {"text": "magma", "by": "meaning", "similarity": 0.41, "start": 9, "end": 14,
+                    "highlighted": False}]},
+                   {"word": "lava", "matches": [{"text": "lava", "by": "word", "similarity": 1.0,
+                                                 "highlighted": True}]}]}
+    data = load_preview(service, _like(hit, explain=explain, weak=False), "blast lava")
+    marked = {data.text[s:e].lower() for s, e in data.hits}
+    assert {"erupts", "lava"} <= marked and "magma" not in marked
+    assert "blast → erupts 0.74 (meaning), magma 0.41 (meaning, weak)" in data.explain
+    assert "lava → lava (word)" in data.explain
+    assert "score: semantic 65% · keyword 35%" in data.explain
+    weak = load_preview(service, _like(hit, explain=explain, weak=True), "blast lava")
+    assert {weak.text[s:e].lower() for s, e in weak.hits} == {"lava"}  # literal words only
