@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import folders, maintenance, search, similar
+from . import folders, maintenance, search, similar, skipped
 from .common import EXIT_FAIL, CliError, _data_dir
 from .parser import _parser
 
@@ -23,7 +23,8 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "index": folders._cmd_index, "remove": folders._cmd_remove, "watch": folders._cmd_watch,
     "exclude": folders._cmd_exclude, "include": folders._cmd_include, "exclusions": folders._cmd_exclusions,
     "search": search._cmd_search, "similar": similar._cmd_similar,
-    "status": maintenance._cmd_status, "failed": maintenance._cmd_failed, "doctor": maintenance._cmd_doctor,
+    "status": maintenance._cmd_status, "failed": maintenance._cmd_failed,
+    "skipped": skipped._cmd_skipped, "doctor": maintenance._cmd_doctor,
     "model": maintenance._cmd_model, "eval": maintenance._cmd_eval,
 }
 

@@ -20,7 +20,7 @@ def _cmd_status(service: Any, args: argparse.Namespace) -> int:
         if f["state"] != "ok":
             print(f"  {f['path']}: {f['state']} ({f['detail']})")
     print(f"files:          {status['indexed']} indexed, {status['pending']} waiting for encoding, "
-          f"{status['failed']} failed")
+          f"{status['failed']} failed, {status.get('skipped', 0)} skipped (see `desktop-search skipped`)")
     print(f"index size:     {status['index_bytes'] / 1e6:.1f} MB ({status['segments']} segment(s))")
     print(f"model:          {status['model']} ({status['model_state']})")
     print(f"context length: {status['context_length']} tokens, {status['threads']} thread(s)")

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("failed", help="files that could not be read, with reasons")
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("skipped", help="files met and not read (not documents, excluded, links), with reasons")
+    s.add_argument("--json", action="store_true", help="{by_reason: counts, files: [{path, reason, size}]}")
     sub.add_parser("watch", help="keep the index current until interrupted")
     s = sub.add_parser("exclude", help="leave files matching .gitignore-style patterns out of the index")
     s.add_argument("patterns", nargs="+", metavar="PATTERN")

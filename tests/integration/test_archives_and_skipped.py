@@ -144,3 +144,29 @@ def test_every_file_met_and_not_read_is_listed_with_a_reason(tmp_path: Path, ser
     service.index()
     assert _hits(service, "zqnotes") == [str(docs / "notes.txt")]
     assert "notes.txt" not in {Path(r["path"]).name for r in service.skipped()}
+
+
+def test_cli_lists_skipped_files_and_status_counts_them(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("zqnotes")
+    (docs / "setup.exe").write_bytes(b"MZ\x00\x00")
+    (docs / ".hidden.txt").write_text("zqhidden")
+    data = tmp_path / "data"
+    code, _, err = cli("--data-dir", data, "index", docs, "--keyword-only")
+    assert code == 0, err
+    code, out, err = cli("--data-dir", data, "skipped")
+    assert code == 0, err
+    assert f"{docs / 'setup.exe'}: not a document: program or library (.exe)" in out
+    assert f"{docs / '.hidden.txt'}: excluded: matches an exclusion pattern" in out
+    code, out, _ = cli("--data-dir", data, "skipped", "--json")
+    shown = json.loads(out)
+    assert shown["by_reason"] == {"excluded": 1, "not a document": 1}
+    assert {Path(f["path"]).name for f in shown["files"]} == {"setup.exe", ".hidden.txt"}
+    code, out, _ = cli("--data-dir", data, "status", "--json")
+    status = json.loads(out)
+    assert status["skipped"] == 2 and status["skipped_by_reason"] == {"excluded": 1, "not a document": 1}
+    code, out, _ = cli("--data-dir", data, "status")
+    assert "2 skipped (see `desktop-search skipped`)" in out
