@@ -135,6 +135,9 @@ class IndexStatus(QObject):
             if status.get("pending"):
                 text += f" · {status['pending']:,} keyword-only so far"
             self.label.setText(text)
-        failed = int(status.get("failed", 0))
-        self.failed_btn.setText(f"{failed:,} could not be read")
-        self.failed_btn.setVisible(failed > 0)
+        failed, skipped = int(status.get("failed", 0)), int(status.get("skipped", 0) or 0)
+        parts = [f"{failed:,} could not be read"] if failed else []
+        if skipped:  # left out on purpose (not documents, excluded, links out of the folder): listed too
+            parts.append(f"{skipped:,} left out")
+        self.failed_btn.setText(" · ".join(parts))
+        self.failed_btn.setVisible(bool(parts))

@@ -268,3 +268,14 @@ def test_the_preview_reads_the_cores_explain_shape(make_service: Any, docs: Path
     assert "score: semantic 65% · keyword 35%" in data.explain
     weak = load_preview(service, _like(hit, explain=explain, weak=True), "blast lava")
     assert {weak.text[s:e].lower() for s, e in weak.hits} == {"lava"}  # literal words only
+
+
+def test_the_status_bar_counts_failed_and_left_out_files(qtbot: Any, make_service: Any, make_window: Any) -> None:
+    window = make_window(make_service())
+    status = window.index_status
+    status.show_counts({"indexed": 5, "pending": 0, "failed": 0, "skipped": 0, "folders": [{}]})
+    assert not status.failed_btn.isVisibleTo(window)
+    status.show_counts({"indexed": 5, "pending": 0, "failed": 0, "skipped": 12, "folders": [{}]})
+    assert status.failed_btn.isVisibleTo(window) and status.failed_btn.text() == "12 left out"
+    status.show_counts({"indexed": 5, "pending": 0, "failed": 2, "skipped": 1200, "folders": [{}]})
+    assert status.failed_btn.text() == "2 could not be read · 1,200 left out"
