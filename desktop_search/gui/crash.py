@@ -12,6 +12,7 @@ document text) are left out of the log and stderr unless the person opts in with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -84,18 +85,14 @@ class CrashReporter:
                thread: str = "") -> Path | None:
         """Log the exception (and print it on stderr); show the dialog on the UI thread. Never raises."""
         text = redacted_traceback(exc_type, exc, tb, self.include_messages)
-        try:
+        with contextlib.suppress(Exception):
             sys.stderr.write(text)
-        except Exception:
-            pass
         path = None
         try:
             path = self._write(text, thread)
         except OSError as err:  # a full or read-only disk must not turn one error into two
-            try:
+            with contextlib.suppress(Exception):
                 sys.stderr.write(f"could not write the crash log: {err}\n")
-            except Exception:
-                pass
         summary = f"{exc_type.__name__}: {exc}".strip().rstrip(":")
         if len(summary) > 300:
             summary = summary[:300] + "…"
@@ -129,10 +126,8 @@ class CrashReporter:
     def _prune(self) -> None:
         logs = sorted(self.log_dir.glob("crash-*.log"))
         for old in logs[:-KEEP_LOGS]:
-            try:
+            with contextlib.suppress(OSError):
                 old.unlink()
-            except OSError:
-                pass
 
     def _parent_widget(self) -> QWidget | None:
         parent = self._parent

@@ -75,7 +75,7 @@ class Job(QObject):
         self.state = "waiting"
         self.result: Any = None
         self.error: BaseException | None = None
-        self._is_cancel = is_cancel or (lambda exc: False)
+        self._is_cancel = is_cancel or (lambda _exc: False)
         self._resume = threading.Event()
         self._resume.set()
         self.context = JobContext(self, self._resume)
