@@ -104,6 +104,8 @@ def _open(args: argparse.Namespace) -> Any:
                           threads=args.threads, progress=lambda m: sys.stderr.write(m + "\n"))
     except CatalogDamaged as exc:  # only real corruption is worth a rebuild; busy/full/read-only say so
         raise CliError(f"{exc}; run `desktop-search doctor --repair` to rebuild it") from exc
+    if getattr(args, "device", None):  # for this run, like --threads (nothing runs yet)
+        service.settings.device = args.device
     if service.read_only and (args.command in WRITERS or (args.command == "doctor" and args.repair)):
         service.close()
         from desktop_search.core.service import DiskFull

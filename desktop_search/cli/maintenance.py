@@ -24,6 +24,9 @@ def _cmd_status(service: Any, args: argparse.Namespace) -> int:
     print(f"index size:     {status['index_bytes'] / 1e6:.1f} MB ({status['segments']} segment(s))")
     print(f"model:          {status['model']} ({status['model_state']})")
     print(f"context length: {status['context_length']} tokens, {status['threads']} thread(s)")
+    if "device" in status:
+        print(f"device:         {status['device']} (setting {status['device_setting']})"
+              + (f": {status['device_note']}" if status.get("device_note") else ""))
     return EXIT_OK
 
 

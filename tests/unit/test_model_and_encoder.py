@@ -222,3 +222,22 @@ def test_encoder_counts_real_and_padded_tokens(encoder):
     encoder.encode_documents(texts, [[(0, len(t))] for t in texts])
     tokens, padded = encoder.doc_stats.tokens - before[0], encoder.doc_stats.padded - before[1]
     assert 0 < tokens <= padded
+
+
+def test_cli_status_names_the_device(cli, tmp_path):
+    import json
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    code, out, err = cli("--data-dir", tmp_path / "data", "--device", "cuda", "status")
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("device:"))
+    assert "cpu (setting cuda)" in line and "not usable" in line
+    code, out, err = cli("--data-dir", tmp_path / "data", "status", "--json")
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["device"] in ("cpu", "mps") and status["device_setting"] == "auto"
+    code, _, err = cli("--data-dir", tmp_path / "data", "--device", "tpu", "status")
+    assert code == 2 and "invalid choice" in err
