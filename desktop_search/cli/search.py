@@ -10,7 +10,8 @@ from .common import EXIT_OK, _exact_paths, _print_json
 
 
 def _cmd_search(service: Any, args: argparse.Namespace) -> int:
-    response = service.search(args.query, limit=args.limit, mode=args.mode, sort=args.sort)
+    # --json: every result explains itself (which words matched, literally or by meaning, how strongly)
+    response = service.search(args.query, limit=args.limit, mode=args.mode, sort=args.sort, explain=args.json)
     if args.json:
         data = response.as_json()
         data["results"] = _exact_paths(data["results"])

@@ -30,11 +30,12 @@ def _terms_pattern(terms: tuple[str, ...], prefix_last: bool) -> re.Pattern[str]
     return re.compile(WORD_START + "(?:" + "|".join(parts) + ")" + WORD_END, re.IGNORECASE)
 
 
-def semantic_spans(
+def token_matches(
     query_vectors: np.ndarray, query_spans: Sequence[tuple[int, int]], doc_vectors: np.ndarray,
-    doc_spans: np.ndarray, text: str, min_ratio: float = 0.85, ignore: frozenset[str] = frozenset(),
-) -> list[tuple[int, int]]:
-    """Spans of the doc tokens that were the best match of a real (non-special) query token."""
+    doc_spans: np.ndarray, text: str,
+) -> list[tuple[int, tuple[int, int], float]]:
+    """For each real (non-special) query token: (its index, the span of the doc word around the doc
+    token that gave it its MaxSim, that similarity)."""
     if len(doc_vectors) == 0:
         return []
     real = [i for i, (s, e) in enumerate(query_spans) if e > s and i < len(query_vectors)]
@@ -43,17 +44,26 @@ def semantic_spans(
     sims = query_vectors[real] @ doc_vectors.T
     best = sims.argmax(axis=1)
     best_scores = sims.max(axis=1)
-    cutoff = best_scores.max() * min_ratio
-    spans = []
-    for q, d in enumerate(best):
-        if best_scores[q] >= cutoff:
-            s, e = _word_around(text, int(doc_spans[d][0]), int(doc_spans[d][1]))
-            if text[s:e].lower() not in ignore:
-                spans.append((s, e))
-    return spans
+    return [(qi, word_around(text, int(doc_spans[d][0]), int(doc_spans[d][1])), float(score))
+            for qi, d, score in zip(real, best.tolist(), best_scores.tolist(), strict=True)]
 
 
-def _word_around(text: str, start: int, end: int) -> tuple[int, int]:
+def strong_cutoff(similarities: Sequence[float], min_ratio: float = 0.85) -> float:
+    """Matches below this share of the best token match are weak: listed, not highlighted."""
+    return max(similarities, default=0.0) * min_ratio
+
+
+def semantic_spans(
+    query_vectors: np.ndarray, query_spans: Sequence[tuple[int, int]], doc_vectors: np.ndarray,
+    doc_spans: np.ndarray, text: str, min_ratio: float = 0.85, ignore: frozenset[str] = frozenset(),
+) -> list[tuple[int, int]]:
+    """Spans of the doc words that were the strong best match of a real (non-special) query token."""
+    matches = token_matches(query_vectors, query_spans, doc_vectors, doc_spans, text)
+    cutoff = strong_cutoff([m[2] for m in matches], min_ratio)
+    return [(s, e) for _, (s, e), score in matches if score >= cutoff and text[s:e].lower() not in ignore]
+
+
+def word_around(text: str, start: int, end: int) -> tuple[int, int]:
     while start > 0 and _WORD.match(text[start - 1]):
         start -= 1
     while end < len(text) and _WORD.match(text[end]):

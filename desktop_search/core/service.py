@@ -353,16 +353,19 @@ class Service(LiveIndex):
         return self._query_encoder()
 
     def search(self, query: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
-               should_stop: Callable[[], bool] | None = None, sort: str = "relevance") -> SearchResponse:
-        """``sort``: relevance | date (newest first) | name | size (largest first)."""
+               should_stop: Callable[[], bool] | None = None, sort: str = "relevance",
+               explain: bool = False) -> SearchResponse:
+        """``sort``: relevance | date (newest first) | name | size (largest first). ``explain``: each
+        result carries which document words each query word matched and how strongly."""
         return self.searcher().search(query, limit=limit, mode=mode, snippets=snippets, should_stop=should_stop,
-                                      sort=sort)
+                                      sort=sort, explain=explain)
 
     def search_stages(self, query: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"),
                       should_stop: Callable[[], bool] | None = None,
-                      sort: str = "relevance") -> Iterator[SearchResponse]:
+                      sort: str = "relevance", explain: bool = False) -> Iterator[SearchResponse]:
         """Responses for several modes of one query, cheapest first, sharing their common work."""
-        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort)
+        return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort,
+                                      explain=explain)
 
     def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True) -> SearchResponse:
         """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``) used

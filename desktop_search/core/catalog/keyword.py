@@ -68,6 +68,49 @@ class KeywordQueries(CatalogBase):
             f"SELECT id, text, page, segment_id, local_id FROM passages "
             f"WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)}
 
+    @staticmethod
+    def file_clause(exts: Iterable[str], dirs: Iterable[str], after: float | None, before: float | None,
+                    min_size: int | None, max_size: int | None) -> tuple[str, list[Any]]:
+        """The WHERE clause (alias f) and its parameters for search's file filters (``ext:`` ``dir:``
+        ``date:`` ``size:``); ``"1"`` when there are none."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        exts = list(exts)
+        if exts:
+            clauses.append(f"f.ext IN ({','.join('?' * len(exts))})")
+            params.extend(exts)
+        for d in dirs:
+            clauses.append("instr(lower(f.path), lower(?)) > 0")
+            params.append(d)
+        for clause, value in (("f.mtime >= ?", after), ("f.mtime < ?", before), ("f.size >= ?", min_size),
+                              ("f.size <= ?", max_size)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return (" AND ".join(clauses) or "1"), params
+
+    def file_passage_hits(self, match: str, file_ids: list[int],
+                          per_file: int) -> list[tuple[int, int, float, str]]:
+        """(file id, passage id, BM25, text): up to ``per_file`` passages of each of ``file_ids`` (not
+        empty) matching the FTS5 expression, best first within each file."""
+        return self.db.execute(
+            f"""WITH hits AS (
+                  SELECT p.file_id, p.id, bm25(passages_fts) AS score, p.text
+                  FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid
+                  WHERE passages_fts MATCH ? AND p.file_id IN ({','.join('?' * len(file_ids))})),
+                ranked AS (
+                  SELECT *, row_number() OVER (PARTITION BY file_id ORDER BY score) AS n FROM hits)
+                SELECT file_id, id, score, text FROM ranked WHERE n <= ? ORDER BY file_id, score""",
+            [match, *file_ids, per_file],
+        ).fetchall()
+
+    def passage_owners(self, where: str, params: list[Any]) -> list[tuple[int, int]]:
+        """(passage id, file id) of every passage whose file passes ``where`` (alias f): the set a
+        filtered semantic search is restricted to before it ranks."""
+        return self.db.execute(
+            f"SELECT p.id, p.file_id FROM passages p JOIN files f ON f.id = p.file_id WHERE {where}", params
+        ).fetchall()
+
     SORT_ORDER = {"date": "f.mtime DESC", "name": "f.name COLLATE NOCASE ASC", "size": "f.size DESC"}
 
     def filtered_files(self, where: str, params: list[Any], sort: str, limit: int,

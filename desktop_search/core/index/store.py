@@ -269,16 +269,28 @@ class SegmentStore:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
     # --- search ----------------------------------------------------------------------------------
-    def search(self, query: np.ndarray, k: int, model_key: str | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` live passages over the segments of ``model_key``: (passage id, MaxSim score)."""
+    def search(self, query: np.ndarray, k: int, model_key: str | None = None,
+               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` live passages over the segments of ``model_key``: (passage id, MaxSim score).
+        ``allowed`` (passage ids): only those may be returned; the rest are masked out before the
+        candidates are ranked and reranked, so a restrictive filter still gets ``k`` hits."""
         hits: list[tuple[int, float]] = []
         with self.acquire() as view:
             pools = []
             for e in view.serving(model_key, query.shape[1]):
-                if isinstance(e.segment, PlaidSegment):
-                    pools.append((e.segment, *e.segment.candidates(query, e.live)))
+                live = e.live if allowed is None else e.live & np.isin(e.segment.passage_ids, allowed)
+                if not live.any():
                     continue
-                for local, score in e.segment.search(query, k, e.live):
+                if isinstance(e.segment, PlaidSegment):
+                    if allowed is not None and live.sum() <= 4 * e.segment.n_full:
+                        # few passages pass the filter: score them all exactly (the IVF probes could miss them)
+                        docs = np.flatnonzero(live)
+                        hits.extend((int(e.segment.passage_ids[d]), float(s))
+                                    for d, s in zip(docs, e.segment.rerank(query, docs), strict=True))
+                        continue
+                    pools.append((e.segment, *e.segment.candidates(query, live)))
+                    continue
+                for local, score in e.segment.search(query, k, live):
                     hits.append((int(e.segment.passage_ids[local]), score))
             for (seg, _, _), ranked in zip(pools, rank_plaid(pools, query, k), strict=True):
                 hits.extend((int(seg.passage_ids[local]), score) for local, score in ranked)

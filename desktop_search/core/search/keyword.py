@@ -1,0 +1,94 @@
+"""Keyword retrieval: passages by FTS5 BM25 (porter-stemmed), file names and titles, and the
+listing of a query made of filters only. The MATCH expressions come from :mod:`..query`; the SQL
+is the catalog's. Runs on the searching thread with its own reader connection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..catalog import Catalog
+from ..query import ParsedQuery, fts_term, fts_words, word_pattern, word_terms
+from .filters import FileFilter
+from .results import Hit
+
+
+def coverage_of(q: ParsedQuery, words: list[str]) -> Callable[[str], float]:
+    """A function giving the share of the query's words (``a OR b`` counting as one) that occur in a
+    text, inflections included as the stemmed index finds them (patterns compiled once)."""
+    if not words:
+        return lambda text: 1.0
+    index = {w.lower(): i for i, w in enumerate(words)}
+    slots: dict[int, int] = {}  # word index -> slot (alternatives share one)
+    for group in q.alternatives:
+        members = [index[q.words[i].lower()] for i in group if q.words[i].lower() in index]
+        for m in members:
+            slots[m] = members[0]
+    patterns = [
+        (slots.get(i, i), re.compile(word_pattern(w, w in q.prefixes), re.IGNORECASE)) for i, w in enumerate(words)
+    ]
+    n_slots = len({s for s, _ in patterns})
+
+    def coverage(text: str) -> float:
+        return len({s for s, p in patterns if p.search(text)}) / n_slots
+
+    return coverage
+
+
+def match_expression(q: ParsedQuery) -> str | None:
+    """The FTS5 expression of the query's words (OR'd), required phrases (AND) and exclusions."""
+    terms = word_terms(q) if q.words else []
+    parts = []
+    if terms:
+        parts.append("(" + " OR ".join(terms) + ")")
+    parts.extend("(" + " OR ".join(fts_term(p) for p in g) + ")" for g in q.required_phrase_groups())
+    if not parts:
+        return None
+    match = " AND ".join(parts)
+    for word in q.excluded:
+        match += " NOT " + fts_term(word)
+    return match
+
+
+def passages(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int) -> list[Hit]:
+    """The best passage of each of up to ``limit`` files by BM25, best first."""
+    match = match_expression(q)
+    if match is None:
+        return []
+    where, params = filt.clause(c)
+    inner = limit * (40 if q.has_filters else 10)
+    rows = c.passage_hits(match, where, params, inner, limit)
+    coverage = coverage_of(q, fts_words(q.words))
+    return [Hit(r[0], r[1], -float(r[2]), coverage(r[3])) for r in rows]
+
+
+def more_passages(c: Catalog, q: ParsedQuery, file_ids: list[int], per_file: int) -> list[Hit]:
+    """Up to ``per_file`` matching passages of each of ``file_ids`` (the files about to be shown),
+    by BM25; their weight is their coverage of the query words."""
+    match = match_expression(q)
+    if match is None or not file_ids:
+        return []
+    coverage = coverage_of(q, fts_words(q.words))
+    return [Hit(fid, pid, -float(score), coverage(text))
+            for fid, pid, score, text in c.file_passage_hits(match, file_ids, per_file)]
+
+
+def names(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int) -> list[Hit]:
+    """File names and document titles matching the words (no prefix unless written ``word*``:
+    ``house`` is not houseplants)."""
+    terms = word_terms(q) if q.words else []
+    if not terms:
+        return []
+    where, params = filt.clause(c)
+    rows = c.name_hits("{name title} : (" + " OR ".join(terms) + ")", where, params, limit)
+    coverage = coverage_of(q, fts_words(q.words))
+    return [Hit(r[0], r[2] or 0, -float(r[1]), coverage(r[3])) for r in rows]
+
+
+def listing(c: Catalog, filt: FileFilter, sort: str, limit: int, among: set[int] | None) -> list[Hit]:
+    """A query of filters only: the matching files (``among`` those, when title:/name: narrowed
+    them) in ``sort`` order (relevance: newest first). Every listed file scores 1: all match."""
+    where, params = filt.clause(c)
+    rows = c.filtered_files(where, params, "date" if sort == "relevance" else sort, limit * 4 + 8, among)
+    return [Hit(fid, pid or 0, 1.0) for fid, pid in rows]
