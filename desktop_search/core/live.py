@@ -200,6 +200,12 @@ class LiveIndex:
             self._loader.start()
         return False
 
+    def load_query_model(self) -> Encoder | LightQueryEncoder | None:
+        """Make search by meaning ready (the window's start-up): the NumPy query encoder when the model
+        allows it, so a window that only searches never imports PyTorch; else the PyTorch encoder. Raises
+        ModelUnavailable with a one-line reason. Index runs still load PyTorch for documents."""
+        return self._query_encoder()
+
     def _query_encoder(self) -> Encoder | LightQueryEncoder | None:
         """What encodes a query: the loaded PyTorch encoder when there is one (an index run or a query
         loaded it), else the NumPy one (encoder/light_query.py) that needs no PyTorch, so a window that

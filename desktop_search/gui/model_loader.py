@@ -58,7 +58,7 @@ class ModelLoader(QObject):
             self.service.download_model(progress=lambda p: to_main(self._progress, p),
                                         should_cancel=ctx.cancelled)
             to_main(self._downloaded)
-        return self.service.encoder()
+        return self.service.load_query_model()  # no PyTorch when the NumPy query encoder fits the model
 
     def _began(self, model: str) -> None:
         if self.state == "loading":
