@@ -65,24 +65,29 @@ def merge_segments(
     when training, so a rebuild gives the same codec whatever order extraction ran in)."""
     started = time.monotonic()
     raw = raw or {}
-    # (source index, local id) of every passage to carry, in output order
-    picks = [(i, local) for i, s in enumerate(sources) for local in np.flatnonzero(s.live).tolist()]
-    if not picks:
+    # (source index, local id) of every passage to carry, in output order: NumPy arrays, never a
+    # Python object per passage
+    chosen = [np.flatnonzero(s.live) for s in sources]
+    if not sum(len(c) for c in chosen):
         return None
-    which = np.array([p[0] for p in picks], dtype=np.int64)
-    locals_ = np.array([p[1] for p in picks], dtype=np.int64)
-    pids = np.array([int(sources[i].segment.passage_ids[j]) for i, j in picks], dtype=np.int64)
+    which = np.concatenate([np.full(len(c), i, dtype=np.int64) for i, c in enumerate(chosen)])
+    locals_ = np.concatenate(chosen).astype(np.int64)
+    pids = np.concatenate([s.segment.passage_ids[c] for s, c in zip(sources, chosen, strict=True)]).astype(np.int64)
+    lengths = np.concatenate([s.segment.lengths[c] for s, c in zip(sources, chosen, strict=True)]).astype(np.int64)
     if codec is None and order is not None:
         perm = order(pids)
-        which, locals_, pids = which[perm], locals_[perm], pids[perm]
-    lengths = np.array([int(sources[i].segment.lengths[j]) for i, j in zip(which, locals_, strict=True)],
-                       dtype=np.int64)
-    spans = [sources[i].segment.spans(j) for i, j in zip(which.tolist(), locals_.tolist(), strict=True)]
+        which, locals_, pids, lengths = which[perm], locals_[perm], pids[perm], lengths[perm]
+    runs = np.split(np.arange(len(which)), np.flatnonzero(np.diff(which)) + 1)  # consecutive rows of one source
+    spans = [sources[which[run[0]]].segment.spans_of(locals_[run]) for run in runs]
     dim = sources[0].segment.dim
     result = MergeResult(root / name, pids, int(lengths.sum()), codec or _placeholder(dim))
 
     def vectors_of(idx: np.ndarray) -> list[np.ndarray]:
         """Raw vectors where some flat segment holds them, else decoded ones, for output rows ``idx``."""
+        seg = sources[which[idx[0]]].segment
+        if len(idx) and (which[idx] == which[idx[0]]).all() and (
+                isinstance(seg, FlatSegment) or not any(int(pids[r]) in raw for r in idx.tolist())):
+            return seg.vectors(locals_[idx].tolist())  # one source, no raw copy elsewhere: at once
         out: list[np.ndarray] = []
         for r in idx.tolist():
             seg, local = sources[which[r]].segment, int(locals_[r])
@@ -105,8 +110,8 @@ def merge_segments(
 
     def fill(codes: np.ndarray, residuals: np.ndarray) -> dict[str, Any]:
         norm_sum, measured = 0.0, 0
-        for start in range(0, len(picks), CHUNK_PASSAGES):
-            rows = np.arange(start, min(start + CHUNK_PASSAGES, len(picks)))
+        for start in range(0, len(pids), CHUNK_PASSAGES):
+            rows = np.arange(start, min(start + CHUNK_PASSAGES, len(pids)))
             # runs of rows from one source keep their order: copy or compress each run at once
             cut = np.flatnonzero(np.diff(which[rows])) + 1
             for run in np.split(rows, cut):
