@@ -367,13 +367,15 @@ class Service(LiveIndex):
         return self.searcher().stages(query, limit=limit, modes=modes, should_stop=should_stop, sort=sort,
                                       explain=explain)
 
-    def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True) -> SearchResponse:
-        """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``) used
-        as the query, no model needed. The source file is first (score about 1.0). Same response
-        shape as :meth:`search`, ``mode`` "similar", each result's ``snippet`` the passage most like the
-        source with the words that matched most strongly highlighted. Raises QueryError (one line)
-        when the file is not indexed, has no such page or no vectors yet. Any thread (its own reader)."""
-        return find_similar(self.reader(), self.store, path, page, limit, snippets)
+    def similar(self, path: str, page: int | None = None, limit: int = 10, snippets: bool = True,
+                passage_id: int | None = None) -> SearchResponse:
+        """More like this: files ranked by the stored token vectors of ``path`` (or of its ``page``, or of
+        one of its passages: a result's ``passage_id``) used as the query, no model needed. The source
+        file is first (score about 1.0). Same response shape as :meth:`search`, ``mode`` "similar", each
+        result's ``snippet`` the passage most like the source with the words that matched most strongly
+        highlighted. Raises QueryError (one line) when the file is not indexed, has no such page or
+        passage, or no vectors yet. Any thread (its own reader)."""
+        return find_similar(self.reader(), self.store, path, page, limit, snippets, passage_id)
 
     # --- reports ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

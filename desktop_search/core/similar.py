@@ -60,15 +60,21 @@ def _spread(items: Sequence[int], n: int) -> list[int]:
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
-def source_passages(c: Catalog, store: SegmentStore, path: str, page: int | None) -> tuple[int, list[SourcePassage]]:
+def source_passages(c: Catalog, store: SegmentStore, path: str, page: int | None,
+                    passage_id: int | None = None) -> tuple[int, list[SourcePassage]]:
     """The file id of ``path`` and the stored vectors of (up to MAX_SOURCE_PASSAGES of) its passages,
-    or of those on ``page``. Raises SimilarError with the reason when there are none."""
+    of those on ``page``, or of the one passage ``passage_id`` (a result's passage). Raises SimilarError
+    with the reason when there are none."""
     path = os.path.abspath(os.path.expanduser(path))  # as the index stores it (service.add_roots)
     shown = P.display(path)
     file_id = c.file_id(path)
     if file_id is None:
         raise SimilarError(f"not in the index: {shown}")
     rows = [r for r in c.document_passages(file_id) if r["text"].strip()]
+    if passage_id is not None:
+        rows = [r for r in rows if r["id"] == passage_id]
+        if not rows:
+            raise SimilarError(f"{shown} has no passage {passage_id} (re-indexed since?)")
     if page is not None:
         rows = [r for r in rows if r["page"] == page]
         if not rows:
@@ -94,11 +100,11 @@ def source_passages(c: Catalog, store: SegmentStore, path: str, page: int | None
 
 
 def find_similar(c: Catalog, store: SegmentStore, path: str, page: int | None = None, limit: int = 10,
-                 snippets: bool = True) -> SearchResponse:
-    """Files most like ``path`` (or its ``page``), the source first, as a :class:`SearchResponse`
-    (mode ``similar``; ``score``: 1.0 is the source itself, 0 nothing in common)."""
+                 snippets: bool = True, passage_id: int | None = None) -> SearchResponse:
+    """Files most like ``path`` (or its ``page``, or one of its passages), the source first, as a
+    :class:`SearchResponse` (mode ``similar``; ``score``: 1.0 is the source itself, 0 nothing in common)."""
     started = time.perf_counter()
-    source_id, sources = source_passages(c, store, path, page)
+    source_id, sources = source_passages(c, store, path, page, passage_id)
     per_file: dict[int, float] = {}  # file id -> sum over sources of its best passage's score
     best_passage: dict[int, tuple[float, int, int]] = {}  # file id -> (score, passage id, source index)
     for si, src in enumerate(sources):

@@ -30,7 +30,7 @@ def add_twins(topics: Path) -> None:
 
 
 def test_standin_similar_returns_the_source_then_its_topic_twin(tmp_path, topics, standin_model):
-    from desktop_search.core.service import Service
+    from desktop_search.core.service import QueryError, Service
 
     add_twins(topics)
     with Service(tmp_path / "data", model=str(standin_model), allow_download=False) as service:
@@ -45,6 +45,15 @@ def test_standin_similar_returns_the_source_then_its_topic_twin(tmp_path, topics
         # and the other way round: the twin's most similar other file is the original
         names = [Path(r.path).name for r in service.similar(str(topics / "stromboli.txt"), limit=3).results]
         assert names[:2] == ["stromboli.txt", "volcano.md"], names
+        # from one passage of a search result (the window's "more like this" on a result)
+        hit = service.search("lava ash crater", limit=1, mode="semantic").results[0]
+        pair = {"volcano.md": "stromboli.txt", "stromboli.txt": "volcano.md"}
+        source = Path(hit.path).name
+        assert source in pair, source
+        response = service.similar(hit.path, passage_id=hit.passage_id, limit=3)
+        assert [Path(r.path).name for r in response.results][:2] == [source, pair[source]]
+        with pytest.raises(QueryError, match="no passage"):
+            service.similar(str(topics / "bread.txt"), passage_id=hit.passage_id)  # not bread's passage
 
 
 def test_cli_similar_json_page_and_one_line_errors(cli, tmp_path, topics, tiny_model, monkeypatch):
