@@ -159,8 +159,8 @@ def test_the_cli_exception_covers_only_the_extract_worker():
     found = violations({"desktop_search/cli/app.py": source})
     assert found == ["desktop_search/cli/app.py:2 imports desktop_search.core.indexer (the window and the CLI use the "
                      "core only through core.service)",
-                     "desktop_search/cli/app.py:2 imports desktop_search.core.indexer.Cancelled (the window and the CLI "
-                     "use the core only through core.service)"]
+                     "desktop_search/cli/app.py:2 imports desktop_search.core.indexer.Cancelled (the window and the "
+                     "CLI use the core only through core.service)"]
     # the same import in the window is not excused
     assert violations({"desktop_search/gui/fake.py": source.splitlines()[0]})
 
