@@ -22,7 +22,7 @@ from . import paths as P
 from .catalog import Catalog, Writer
 from .exclusions import Rules
 from .extract import is_candidate
-from .extract.registry import is_archive_name, skip_reason
+from .extract.registry import has_members, skip_reason
 from .index.segments import file_digest
 from .members import SEPARATOR, archive_of
 
@@ -286,7 +286,7 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     gone = {p: r for p, r in known.items() if p not in seen and in_scope(p)}
     gone_by_hash: dict[tuple[str, int], list[str]] = {}
     for p, r in gone.items():
-        if not is_archive_name(p):  # a moved archive is read again: its members' paths change with it
+        if not has_members(p):  # a moved archive is read again: its members' paths change with it
             gone_by_hash.setdefault((r[4], r[2]), []).append(p)
     # Each file is read once on a first index: a new file is hashed here only if a gone file of its size
     # may have moved to it, a known one only if its size is unchanged (a touch keeps its vectors); any
@@ -334,7 +334,7 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     deleted_ids = [r[0] for r in gone.values()]
     vanished = [P.to_db(p) for p in failed if p not in seen and p not in scan.skipped and in_scope(p)]
     counts.deleted += len(deleted_ids)
-    gone_archives = [P.to_db(p) for p in gone if is_archive_name(p)]
+    gone_archives = [P.to_db(p) for p in gone if has_members(p)]
     if gone_archives:
         deleted_ids += reader.member_ids(gone_archives)
         vanished += reader.member_failure_paths(gone_archives)

@@ -13,7 +13,7 @@ from desktop_search.core.extract import ExtractOutcome, page_at
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 # Formats the corpus lists as "unsupported" (need not be read) that this app reads on purpose.
-READ_ANYWAY = {"mbox", "xls"}
+READ_ANYWAY = {"mbox", "xls", "zip", "7z", "tar", "gz", "msg", "doc", "ppt"}  # archives, Outlook, Office 97 (issue 15)
 
 
 @dataclass

@@ -201,3 +201,12 @@ def test_encrypted_member_fails_with_a_reason(tmp_path: Path, private_tmp: Path)
     got = _members(extract_in_process(path).result)  # type: ignore[arg-type]
     assert got["secret.txt"] == (None, "password-protected file in the archive")
     assert got["open.txt"] == ("visible", None)
+
+
+def test_password_protected_7z_fails_with_a_reason(tmp_path: Path, private_tmp: Path) -> None:
+    (tmp_path / "s.txt").write_text("secret walrus")
+    with py7zr.SevenZipFile(tmp_path / "locked.7z", "w", password="pw") as z:
+        z.set_encrypted_header(True)
+        z.write(tmp_path / "s.txt", "s.txt")
+    outcome = extract_in_process(tmp_path / "locked.7z")
+    assert outcome.result is None and outcome.error == "password-protected 7z archive"

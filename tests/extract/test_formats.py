@@ -53,7 +53,7 @@ def ok(path: Path, limits: ExtractLimits | None = None):  # type: ignore[no-unty
         ("setup.exe", False),
         ("song.mp3", False),
         ("lib.so", False),
-        ("old.doc", False),
+        ("old.doc", True),  # Word 97-2003 (issue 15)
     ],
 )
 def test_is_candidate(name: str, expected: bool) -> None:

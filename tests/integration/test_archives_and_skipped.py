@@ -95,6 +95,25 @@ def test_members_are_found_with_their_inner_path_and_follow_their_archive(tmp_pa
     assert any("c.7z!/" in p for p in _paths(service))
 
 
+def test_outlook_attachments_are_documents_of_their_message(tmp_path: Path, service: Service) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extract"))
+    from legacy_samples import make_doc, make_msg
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    doc = make_doc(tmp_path / "plan.doc", ["The zqcormorant nesting plan"]).read_bytes()
+    make_msg(docs / "mail.msg", subject="zqsubject plans", body="see attached", attachments=[("plan.doc", doc)])
+    service.index([str(docs)])
+    assert _hits(service, "zqsubject") == [str(docs / "mail.msg")]
+    assert _hits(service, "zqcormorant") == [f"{docs / 'mail.msg'}!/plan.doc"]
+    assert service.open_target(f"{docs / 'mail.msg'}!/plan.doc") == str(docs / "mail.msg")
+    os.remove(docs / "mail.msg")
+    service.index()
+    assert _paths(service) == set()
+
+
 def test_every_file_met_and_not_read_is_listed_with_a_reason(tmp_path: Path, service: Service) -> None:
     docs = tmp_path / "docs"
     (docs / "node_modules" / "pkg").mkdir(parents=True)

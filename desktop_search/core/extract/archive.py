@@ -20,7 +20,7 @@ The archive's own text is the list of its members' paths, so a search for a file
 
 from __future__ import annotations
 
-import errno
+import io
 import os
 import re
 import shutil
@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from .types import Extracted, ExtractionFailed, ExtractLimits, Member
 
@@ -197,7 +197,7 @@ class _Reader:
         self.members: list[Member] = []
         self._n = 0
 
-    def _scratch(self, name: str) -> Path:
+    def scratch(self, name: str) -> Path:
         """A fresh numbered file in the private folder, with the member's suffix when it is a plain one."""
         self._n += 1
         suffix = os.path.splitext(name.rsplit("/", 1)[-1])[1]
@@ -205,7 +205,9 @@ class _Reader:
 
     def read(self, path: Path, prefix: str, depth: int) -> None:
         if _starts_7z(path):
-            self._read_7z(path, prefix, depth)
+            from .archive_7z import read_7z
+
+            read_7z(self, path, prefix, depth)
             return
         for entry in _entries(path):
             self._entry(entry, prefix, depth)
@@ -236,7 +238,7 @@ class _Reader:
             return
         self.budget.check_declared(entry.size)
         assert entry.open is not None
-        target = self._scratch(name)
+        target = self.scratch(name)
         try:
             try:
                 with entry.open() as stream:
@@ -247,7 +249,7 @@ class _Reader:
             except (zipfile.BadZipFile, zlib.error, EOFError, tarfile.TarError, NotImplementedError, ValueError) as exc:
                 self.members.append(Member(shown, error=f"damaged data in the archive ({type(exc).__name__})"))
                 return
-            self._extract(target, name, shown, size, depth)
+            self.extract(target, name, shown, size, depth)
         finally:
             target.unlink(missing_ok=True)
 
@@ -264,7 +266,7 @@ class _Reader:
                 out.write(chunk)
         return size
 
-    def _extract(self, target: Path, name: str, shown: str, size: int, depth: int) -> None:
+    def extract(self, target: Path, name: str, shown: str, size: int, depth: int) -> None:
         if _is_archive(target, name):
             if depth >= MAX_DEPTH:
                 self.members.append(
@@ -296,142 +298,18 @@ class _Reader:
                 result.text = result.text[:room]
                 result.metadata["truncated"] = "yes"
             self.budget.text_chars += len(result.text)
+        inner = result.members if result is not None else []
+        if result is not None:
+            result.members = []
         self.members.append(Member(shown, result=result, error=outcome.error, skipped=outcome.skipped, size=size))
-
-    def _read_7z(self, path: Path, prefix: str, depth: int) -> None:
-        import py7zr
-        from py7zr.exceptions import ArchiveError
-
-        try:
-            archive = py7zr.SevenZipFile(path, "r")
-        except (ArchiveError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in (None, errno.EINVAL):
-                raise
-            if "password" in str(exc).lower():
-                raise ExtractionFailed("password-protected 7z archive") from exc
-            raise ExtractionFailed("corrupt 7z archive") from exc
-        with archive:
-            if archive.needs_password():
-                raise ExtractionFailed("password-protected 7z archive")
-            infos = archive.list()
-            wanted: dict[str, Any] = {}
-            for info in infos:
-                kind = "dir" if info.is_directory else ("link" if _7z_is_link(info) else "file")
-                entry = _Entry(info.filename, int(info.uncompressed or 0), kind)
-                if kind == "file" and _7z_wanted(entry, self.limits):
-                    wanted[info.filename] = entry
-                    self.budget.count_member()
-                else:
-                    self._entry(entry, prefix, depth)
-            if not wanted:
-                return
-            self.budget.check_declared(sum(e.size for e in wanted.values()))
-            sink = _SevenZipSink(self, prefix, depth, wanted)
-            try:
-                archive.extract(targets=list(wanted), factory=sink)
-            except ExtractionFailed:
-                raise
-            except (ArchiveError, EOFError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
-                raise ExtractionFailed(f"corrupt 7z archive ({type(exc).__name__})") from exc
-            finally:
-                sink.cleanup()
-            if sink.failure is not None:
-                raise sink.failure
+        for m in inner:  # a document with members of its own (a message's attachments): flattened under it
+            m.name = shown + SEPARATOR + m.name
+            self.members.append(m)
 
 
 def _starts_7z(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(6) == _7Z_MAGIC
-
-
-def _7z_is_link(info: Any) -> bool:
-    return bool(getattr(info, "is_symlink", False))
-
-
-def _7z_wanted(entry: _Entry, limits: ExtractLimits) -> bool:
-    """A 7z member worth inflating: a safe name, a document type, within the size limit."""
-    name = safe_member_name(entry.raw_name)
-    return name is not None and _skip_reason(name) is None and entry.size <= limits.max_file_bytes
-
-
-class _SevenZipSink:
-    """py7zr's writer factory: each member streams into a numbered scratch file, which is read and deleted
-    when py7zr closes it (a solid 7z is inflated in one pass)."""
-
-    def __init__(self, reader: _Reader, prefix: str, depth: int, wanted: dict[str, _Entry]):
-        self.reader = reader
-        self.prefix = prefix
-        self.depth = depth
-        self.wanted = wanted
-        self.failure: ExtractionFailed | None = None
-        self.open_files: list[Path] = []
-
-    def create(self, filename: str) -> Any:
-        return _SevenZipMember(self, filename)
-
-    def cleanup(self) -> None:
-        for p in self.open_files:
-            p.unlink(missing_ok=True)
-
-
-class _SevenZipMember:
-    def __init__(self, sink: _SevenZipSink, filename: str):
-        self.sink = sink
-        self.filename = filename
-        name = safe_member_name(filename) or "member"
-        self.name = name
-        self.path = sink.reader._scratch(name)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        self.handle: IO[bytes] | None = open(fd, "wb")
-        sink.open_files.append(self.path)
-        self.written = 0
-        self.too_large = False
-
-    def write(self, data: bytes | bytearray) -> int:
-        if self.sink.failure is not None or self.handle is None:
-            return len(data)
-        try:
-            self.sink.reader.budget.take(len(data))
-        except ExtractionFailed as exc:
-            self.sink.failure = exc
-            raise
-        self.written += len(data)
-        if self.written > self.sink.reader.limits.max_file_bytes:
-            self.too_large = True
-            return len(data)
-        self.handle.write(data)
-        return len(data)
-
-    def read(self, size: int | None = None) -> bytes:
-        return b""
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def flush(self) -> None:
-        if self.handle is not None:
-            self.handle.flush()
-
-    def size(self) -> int:
-        return self.written
-
-    def close(self) -> None:
-        if self.handle is None:
-            return
-        self.handle.close()
-        self.handle = None
-        reader = self.sink.reader
-        shown = self.sink.prefix + self.name
-        try:
-            if self.sink.failure is None:
-                if self.too_large:
-                    reader.members.append(Member(shown, error=_too_large(reader.limits), size=self.written))
-                else:
-                    reader._extract(self.path, self.name, shown, self.written, self.sink.depth)
-        except ExtractionFailed as exc:
-            self.sink.failure = exc
-        finally:
-            self.path.unlink(missing_ok=True)
 
 
 class _TooLarge(Exception):
@@ -466,3 +344,18 @@ def extract_archive(path: Path, limits: ExtractLimits) -> Extracted:
     return Extracted(
         text=listing, extractor="archive", members=reader.members, metadata={"members": str(len(reader.members))}
     )
+
+
+def read_blobs(items: list[tuple[str, bytes]], limits: ExtractLimits) -> list[Member]:
+    """Files held in memory by a container that is not an archive (a message's attachments), read as
+    members with the same guards: names as given (one level), nested archives opened as above."""
+    budget = _Budget(limits, sum(len(data) for _, data in items))
+    tmp = Path(tempfile.mkdtemp(prefix="ds-archive-"))
+    try:
+        reader = _Reader(limits, budget, tmp)
+        for name, data in items:
+            shown = name.replace("/", "_").replace("\\", "_") or "attachment"
+            reader._entry(_Entry(shown, len(data), "file", lambda data=data: io.BytesIO(data)), "", 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return reader.members

@@ -149,6 +149,38 @@ FORMATS: tuple[Format, ...] = (
         _NOT_CFB,
         timeout_scale=5.0,
     ),
+    # Word/PowerPoint 97-2003 and Outlook messages: OLE2 compound files (legacy_office.py, msg.py); a .doc that is
+    # really RTF, HTML or a .docx (saved under the old name) is read as what it is
+    Format(
+        "doc",
+        _suffixes("doc dot"),
+        "legacy_office:extract_doc",
+        "Word 97-2003",
+        ("application/msword",),
+        frozenset({"cfb"}),
+        "not a valid {label} file",
+        MappingProxyType({"rtf": "rtf", "html": "html", "zip": "docx", "text": "text"}),
+    ),
+    Format(
+        "ppt",
+        _suffixes("ppt pps"),
+        "legacy_office:extract_ppt",
+        "PowerPoint 97-2003",
+        ("application/vnd.ms-powerpoint",),
+        frozenset({"cfb"}),
+        "not a valid {label} file",
+        MappingProxyType({"zip": "pptx"}),
+    ),
+    Format(
+        "msg",
+        _suffixes("msg"),
+        "msg:extract_msg",
+        "Outlook message",
+        ("application/vnd.ms-outlook",),
+        frozenset({"cfb"}),
+        "not a valid {label} file",
+        MappingProxyType({"mail": "mail"}),
+    ),
     Format("xls", _suffixes("xls"), "xls:extract_xls", "Excel 97-2003", ("application/vnd.ms-excel",)),
     # read by OCR when it is on (issue 15), skipped with that reason when it is off
     Format(

@@ -138,6 +138,16 @@ def is_archive_name(path: str) -> bool:
     return entry is not None and entry.kind == "archive"
 
 
+MEMBER_KINDS = frozenset({"archive", "msg"})  # formats whose files hold documents of their own
+
+
+def has_members(path: str) -> bool:
+    """Whether a file of this name may hold documents of its own (an archive's files, a message's
+    attachments), catalogued as ``path!/member``."""
+    entry = format_for_suffix(os.path.splitext(path)[1])
+    return entry is not None and entry.kind in MEMBER_KINDS
+
+
 def is_candidate(path: Path | str) -> bool:
     """Cheap check used by the scanner: could this file be indexed at all?
 
