@@ -24,6 +24,7 @@ from .config import Settings
 from .encoder import Encoder, EncodingStopped
 from .exclusions import Rules
 from .extract import ExtractLimits, ExtractOutcome, KeptPool, extract_many
+from .extract.image import OCR_OFF
 from .index import SegmentStore, write_segment
 from .members import store_members
 from .model import ModelMismatch, key_name
@@ -61,6 +62,15 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     semantic: bool = True
     deferred: int = 0  # files left for later encoding: changed less than ``Indexer.quiet_s`` ago
+
+
+def _ocr_pages(metadata: dict[str, str]) -> int:
+    """Pages of an extracted file's text that came from OCR (the extractor's ``ocr_pages``), 0 if none;
+    minus the scanned pages left unread while OCR was off (``ocr_waiting_pages``: read again once it is on)."""
+    try:
+        return max(0, int(metadata.get("ocr_pages", 0))) or -max(0, int(metadata.get("ocr_waiting_pages", 0)))
+    except ValueError:
+        return 0
 
 
 class Indexer:
@@ -206,6 +216,8 @@ class Indexer:
         for root in scan.missing_roots:
             report.warnings.append(f"folder {P.display(root)} is not there (unplugged?); its files are kept")
         report.scanned = len(scan.seen)
+        if self._limits().ocr:  # images skipped and scanned pages left while OCR was off are read now
+            self.writer.call(lambda c: (c.forget_skipped(OCR_OFF), c.requeue_for_ocr()))
         counts = DiffCounts()
         to_extract = diff(self.writer, self.reader, scan, roots, counts)
         self._record_unreadable(scan.unreadable_dirs, report)
@@ -238,7 +250,7 @@ class Indexer:
         s = self.settings
         return ExtractLimits(
             max_file_bytes=s.max_file_bytes, max_text_chars=s.max_text_chars,
-            timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb,
+            timeout_s=s.extract_timeout_s, memory_mb=s.extract_memory_mb, ocr=s.ocr_active(),
         )
 
     def _extract(self, items: list[tuple[Seen, str]], report: IndexReport) -> None:
@@ -312,6 +324,7 @@ class Indexer:
                     # searchable as author: (names_fts); a mail's sender is its author
                     author=res.metadata.get("author") or res.metadata.get("from"),
                     keywords=res.metadata.get("keywords"),
+                    ocr_pages=_ocr_pages(res.metadata),
                 )
                 if old is None:
                     file_id = c.add_file(values)

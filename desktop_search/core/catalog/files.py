@@ -49,9 +49,19 @@ class FileRecords(CatalogBase):
         return int(self.db.execute("DELETE FROM failures WHERE skipped = 1 AND reason = ?", [reason]).rowcount)
 
     def ocr_counts(self) -> dict[str, int]:
-        """Files whose text came (partly) from OCR, and their OCR'd pages (issue 15)."""
-        row = self.db.execute("SELECT COUNT(*), COALESCE(SUM(ocr_pages), 0) FROM files WHERE ocr_pages > 0").fetchone()
-        return {"ocr_files": int(row[0] or 0), "ocr_pages": int(row[1] or 0)}
+        """Files whose text came (partly) from OCR and their OCR'd pages; files with scanned pages left
+        unread while OCR was off (``ocr_pages`` < 0) (issue 15)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FILTER (WHERE ocr_pages > 0), COALESCE(SUM(ocr_pages) FILTER (WHERE ocr_pages > 0), 0), "
+            "COUNT(*) FILTER (WHERE ocr_pages < 0) FROM files WHERE ocr_pages != 0"
+        ).fetchone()
+        return {"ocr_files": int(row[0] or 0), "ocr_pages": int(row[1] or 0), "ocr_waiting_files": int(row[2] or 0)}
+
+    def requeue_for_ocr(self) -> int:
+        """Files indexed with scanned pages unread while OCR was off (``ocr_pages`` < 0) look changed to the
+        next scan (no size/mtime/hash match), so it extracts them again; returns how many. Runs inside the
+        caller's open transaction."""
+        return int(self.db.execute("UPDATE files SET mtime = -1, hash = '' WHERE ocr_pages < 0").rowcount)
 
     def ocr_pages_of(self, file_id: int) -> int:
         """How many pages of one file's text came from OCR (0: none)."""

@@ -68,6 +68,9 @@ def extract_image(path: Path, limits: ExtractLimits) -> Extracted:
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             if read == 0:
                 raise ExtractionFailed(f"damaged image ({exc})"[:200]) from exc
+        except MemoryError:  # a later page of a multi-page TIFF: keep those read (the worker retires)
+            if read == 0:
+                raise
         meta = {"ocr_pages": str(read), "pages": str(frames), "image_size": f"{width}x{height}"}
         if read < frames:
             meta["ocr_unread_pages"] = f"{read + 1}-{frames} (time limit)"

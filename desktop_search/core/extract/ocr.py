@@ -33,6 +33,10 @@ LANGUAGES = ("English", "Simplified Chinese")
 MAX_PIXELS = 64_000_000
 # Pictures are shrunk to this long side before recognition (RapidOCR's own limit; lines are cut from it).
 WORK_SIDE = 2000
+# Text is found (detection) on a copy at most this long a side: a full page at 150-200 dpi still shows
+# its text lines well, and the detector's memory and time grow with the pixels (lines are then cut from
+# the WORK_SIDE picture for recognition).
+DETECT_SIDE = 1280
 # Share of a file's time limit that OCR may use; the pages left after it are reported, not read.
 TIME_SHARE = 0.7
 
@@ -48,10 +52,38 @@ def _get_engine() -> Any:
             from rapidocr_onnxruntime import RapidOCR
         except Exception as exc:  # noqa: BLE001 - a broken install fails the file with a reason
             raise ExtractionFailed(f"text recognition (OCR) is not available ({type(exc).__name__})") from exc
+        _lean_sessions()
         engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+        _limit_detection(engine.text_det)
         engine.text_rec = _Spaced(engine.text_rec)
         _engine = engine
     return _engine
+
+
+def _limit_detection(detector: Any) -> None:
+    """Detect on a copy at most DETECT_SIDE a side (RapidOCR's own choice goes up to 2000 px)."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    mean, std = detector.mean, detector.std
+    detector.get_preprocess = lambda _longest: DetPreProcess(DETECT_SIDE, "max", mean, std)
+
+
+def _lean_sessions() -> None:
+    """ONNX Runtime sessions without the memory-pattern plan (it reserves one block for all of a run's
+    tensors, sized by the picture): a smaller peak address space under the worker's RLIMIT_AS."""
+    from rapidocr_onnxruntime.utils import infer_engine
+
+    original = infer_engine.OrtInferSession._init_sess_opts
+    if getattr(original, "lean", False):
+        return
+
+    def options(config: dict[str, Any]) -> Any:
+        opts = original(config)
+        opts.enable_mem_pattern = False
+        return opts
+
+    options.lean = True  # type: ignore[attr-defined]
+    infer_engine.OrtInferSession._init_sess_opts = staticmethod(options)
 
 
 class _Spaced:

@@ -42,11 +42,15 @@ class _Scans:
         self.deadline = Deadline(limits) if limits.ocr else None
         self.read = 0
         self.unread = 0
+        self.waiting = 0  # scanned pages not read because OCR is off
         self.error = ""
 
     def text(self, page: Any, page_text: str) -> str:
         """OCR text for a page whose text layer is (near) empty and that holds an image, else ""."""
-        if not self.on or len("".join(page_text.split())) >= NEAR_EMPTY_CHARS or not _has_image(page):
+        if len("".join(page_text.split())) >= NEAR_EMPTY_CHARS or not _has_image(page):
+            return ""
+        if not self.on:
+            self.waiting += 1
             return ""
         if self.deadline is not None and self.deadline.passed():
             self.unread += 1
@@ -62,6 +66,11 @@ class _Scans:
             self.on = False
             self.error = exc.reason
             return ""
+        except MemoryError:  # keep the pages read so far; the worker retires after this file
+            self.on = False
+            self.error = "OCR stopped at the memory limit"
+            self.unread += 1
+            return ""
         finally:
             bitmap.close()
         self.read += 1
@@ -74,6 +83,8 @@ class _Scans:
             meta["ocr_unread_pages"] = f"{self.unread} (time limit)"
         if self.error:
             meta["ocr_error"] = self.error
+        if self.waiting and not self.read and not self.error:
+            meta["ocr_waiting_pages"] = str(self.waiting)  # read once OCR is on (the indexer requeues it)
 
 
 def _has_image(page: Any) -> bool:

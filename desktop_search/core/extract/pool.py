@@ -219,6 +219,9 @@ class _Worker:
             root = Path(__file__).resolve().parents[len(package.split("."))]
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
         env.setdefault("OMP_NUM_THREADS", "1")
+        # glibc keeps a 64 MB malloc arena per thread that allocates; under RLIMIT_AS that reserved space
+        # counts. Two are plenty for a worker (OCR's ONNX Runtime thread + the main one).
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         stderr = None if os.environ.get("DESKTOP_SEARCH_WORKER_STDERR") else subprocess.DEVNULL
         extra: dict[str, Any] = {}
         if sys.platform == "win32":

@@ -170,6 +170,20 @@ def _peak_rss_mb() -> float:
     return rss / 1024 if sys.platform != "darwin" else rss / (1024 * 1024)
 
 
+def _address_space_high(memory_mb: int, guard: str) -> bool:
+    """Whether this worker's address space (what RLIMIT_AS caps) is past 60% of the cap (Linux only)."""
+    if guard != "rlimit" or memory_mb <= 0:
+        return False
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) / 1024 > 0.6 * memory_mb
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def _inject_fault(path: str) -> None:
     """Test hook (only with DESKTOP_SEARCH_EXTRACT_FAULTS=1): misbehave on files named fault-*."""
     name = os.path.basename(path)
@@ -237,8 +251,10 @@ def main() -> int:
         outcome = extract_in_process(path, limits)
         outcome.seconds = time.monotonic() - started
         outcome.worker_rss_mb = _peak_rss_mb()
-        # After a MemoryError the heap may be fragmented or a library half-initialised: retire.
-        retire = bool(outcome.error and "memory" in outcome.error)
+        # After a MemoryError the heap may be fragmented or a library half-initialised: retire. Likewise
+        # when this file left the address space past 60% of the cap (OCR's ONNX Runtime and OpenCV leave
+        # ~800 MB mapped): the next file gets a fresh worker instead of failing for want of room.
+        retire = bool(outcome.error and "memory" in outcome.error) or _address_space_high(memory_mb, guard)
         try:
             _write_frame(out_fd, (job_id, dataclasses.asdict(outcome), retire))
         except MemoryError:
