@@ -73,6 +73,12 @@ def _ocr_pages(metadata: dict[str, str]) -> int:
         return 0
 
 
+def _rearm_ocr(c: Catalog) -> None:
+    with c.transaction():
+        c.forget_skipped(OCR_OFF)
+        c.requeue_for_ocr()
+
+
 class Indexer:
     def __init__(
         self,
@@ -217,7 +223,7 @@ class Indexer:
             report.warnings.append(f"folder {P.display(root)} is not there (unplugged?); its files are kept")
         report.scanned = len(scan.seen)
         if self._limits().ocr:  # images skipped and scanned pages left while OCR was off are read now
-            self.writer.call(lambda c: (c.forget_skipped(OCR_OFF), c.requeue_for_ocr()))
+            self.writer.call(_rearm_ocr)
         counts = DiffCounts()
         to_extract = diff(self.writer, self.reader, scan, roots, counts)
         self._record_unreadable(scan.unreadable_dirs, report)
