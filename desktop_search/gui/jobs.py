@@ -194,7 +194,7 @@ class JobQueue(QObject):
             return job
         if job.key is not None:
             for waiting in self._waiting:
-                if waiting.key == job.key:
+                if waiting.key == job.key and waiting.state == "waiting":  # not one cancelled meanwhile
                     return waiting
         if urgent:
             self._waiting.insert(0, job)

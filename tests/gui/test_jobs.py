@@ -80,6 +80,20 @@ def test_the_queue_runs_one_job_at_a_time_coalesces_keys_and_puts_urgent_jobs_fi
     queue.shutdown()
 
 
+def test_a_cancelled_waiting_job_does_not_swallow_a_new_one(qtbot: Any) -> None:
+    queue = JobQueue("test")
+    gate = threading.Event()
+    queue.add(Job("first", lambda ctx: gate.wait(5)))
+    stale = queue.add(Job("changes", lambda ctx: "stale", key="changes"))
+    stale.cancel()
+    fresh = queue.add(Job("changes", lambda ctx: "fresh", key="changes"))
+    assert fresh is not stale
+    gate.set()
+    qtbot.waitUntil(lambda: fresh.state == "done", timeout=5000)
+    assert fresh.result == "fresh" and stale.state == "cancelled"
+    queue.shutdown()
+
+
 def test_pause_holds_a_job_at_its_safe_point_and_cancel_stops_it(qtbot: Any) -> None:
     queue = JobQueue("test")
     steps: list[int] = []
