@@ -18,6 +18,7 @@ from . import autostart
 from .failed_dialog import FailedDialog
 from .folders_dialog import FoldersDialog
 from .jobs import run_job
+from .tasks import make_pool
 
 if TYPE_CHECKING:
     from .window import MainWindow
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     _Base = MainWindow
 else:
     _Base = object
+
+
+# settings are saved one at a time, in order: Service.update_settings copies the settings in force,
+# so two saves at once on two threads could each miss the other's change
+_SETTINGS_POOL = make_pool(1, "settings")
 
 
 class FolderCommands(_Base):
@@ -83,7 +89,7 @@ class FolderCommands(_Base):
             self.set_exclusions(values["exclusions"], bool(values.get("gitignore")))
         run_job(self, "save settings", lambda: self.service.update_settings(**changes),
                 on_done=lambda _: self.statusBar().showMessage("Settings saved; they apply at the next start", 5000),
-                on_error=lambda exc: self._warn("Could not save the settings", exc))
+                on_error=lambda exc: self._warn("Could not save the settings", exc), pool=_SETTINGS_POOL)
 
     def switch_model(self, model: str | None) -> None:
         """Make ``model`` (a folder; None: the default) the index's model; files encoded by another

@@ -279,3 +279,27 @@ def test_the_status_bar_counts_failed_and_left_out_files(qtbot: Any, make_servic
     assert status.failed_btn.isVisibleTo(window) and status.failed_btn.text() == "12 left out"
     status.show_counts({"indexed": 5, "pending": 0, "failed": 2, "skipped": 1200, "folders": [{}]})
     assert status.failed_btn.text() == "2 could not be read · 1,200 left out"
+
+
+def test_settings_saved_twice_in_a_row_keep_both_changes(qtbot: Any, make_service: Any, make_window: Any) -> None:
+    service = make_service()
+    window = make_window(service)
+    real = service.update_settings
+    inside = threading.Event()
+    overlaps: list[bool] = []
+
+    def slow(**values: Any) -> Any:  # a save that takes a while: a second one must wait for it
+        overlaps.append(inside.is_set())
+        inside.set()
+        time.sleep(0.05)
+        try:
+            return real(**values)
+        finally:
+            inside.clear()
+
+    service.update_settings = slow
+    window.save_settings({"context_length": 1024, "threads": 2})
+    window.save_settings({"context_length": 1024, "threads": 2, "max_file_bytes": 7 * 1024 * 1024})
+    qtbot.waitUntil(lambda: service.settings.max_file_bytes == 7 * 1024 * 1024, timeout=5000)
+    assert overlaps == [False, False]
+    assert (service.settings.context_length, service.settings.threads) == (1024, 2)
