@@ -1,6 +1,23 @@
 """The desktop window (PySide6): a thin layer over :class:`desktop_search.core.service.Service`.
 
-Qt is imported only here and below; ``desktop_search.core`` never imports it.
+Qt is imported only here and below; ``desktop_search.core`` never imports it. One job per module:
+
+- the window that assembles the parts, its menus: ``window.py``, ``menus.py``
+- search field, filters, sort, help: ``search_bar.py``, ``help_popover.py``
+- results list (cards, "less relevant" divider, context menu), its model and delegate:
+  ``results_panel.py``, ``results.py``
+- preview pane, which result it shows and when, explanations: ``preview.py``,
+  ``preview_coordinator.py``, ``explanations.py``
+- status bar (indexing, the model and its download), tray icon: ``status_bar.py``,
+  ``download_status.py``, ``tray.py``
+- background work (Jobs, the job queue, worker threads, ``to_main``): ``jobs.py``, ``tasks.py``
+- controllers: ``search_controller.py``, ``index_controller.py``, ``model_loader.py``
+- commands on folders and settings, what index runs say: ``folder_commands.py``, ``index_feedback.py``
+- dialogs and pages: ``folders_dialog.py``, ``failed_dialog.py``, ``welcome.py``, ``banner.py``, ``crash.py``
+- the desktop around it: ``desktop.py``, ``autostart.py``, ``power.py``, ``single_instance.py``, ``theme.py``
+
+Views refresh on the service's one "what changed" event (``Service.changes``), bridged by the window
+to a queued Qt signal; nothing refreshes by hand after a call.
 """
 
 from __future__ import annotations
