@@ -106,6 +106,8 @@ def _open(args: argparse.Namespace) -> Any:
         raise CliError(f"{exc}; run `desktop-search doctor --repair` to rebuild it") from exc
     if getattr(args, "device", None):  # for this run, like --threads (nothing runs yet)
         service.settings.device = args.device
+    if getattr(args, "ocr", None):  # for this run too
+        service.settings.ocr = args.ocr
     if service.read_only and (args.command in WRITERS or (args.command == "doctor" and args.repair)):
         service.close()
         from desktop_search.core.service import DiskFull

@@ -27,6 +27,11 @@ def _cmd_status(service: Any, args: argparse.Namespace) -> int:
     if "device" in status:
         print(f"device:         {status['device']} (setting {status['device_setting']})"
               + (f": {status['device_note']}" if status.get("device_note") else ""))
+    if "ocr" in status:
+        print(f"OCR:            {'on' if status['ocr_active'] else 'off'} (setting {status['ocr']}): "
+              f"{status['ocr_files']} file(s), {status['ocr_pages']} page(s) read by it"
+              + (f"; {status['ocr_waiting_files']} file(s) with scanned pages wait for it"
+                 if status["ocr_waiting_files"] else ""))
     return EXIT_OK
 
 
@@ -43,13 +48,13 @@ def _cmd_failed(service: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from desktop_search.core.service import extract_file
+    from desktop_search.core.service import Settings, extract_file
 
     if not os.path.exists(args.file):
         raise CliError(f"no such file: {args.file}")
     if os.path.isdir(args.file):
         raise CliError(f"{args.file} is a folder, not a file")
-    outcome = extract_file(args.file)
+    outcome = extract_file(args.file, Settings(ocr=args.ocr) if getattr(args, "ocr", None) else None)
     if args.json:
         r = outcome.result
         _print_json({

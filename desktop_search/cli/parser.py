@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_at_least(1), help="CPU threads for encoding, for this run")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
                    help="where the model encodes, for this run (auto: CUDA, then Apple MPS, then the CPU)")
+    p.add_argument("--ocr", choices=("auto", "on", "off"),
+                   help="read images and scanned PDF pages by text recognition, for this run (auto: not on battery)")
     p.add_argument("--minimized", action="store_true",
                    help="open the app in the system tray without showing its window (used at login)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
