@@ -75,6 +75,26 @@ def test_each_page_of_an_image_only_pdf_is_read(pages: dict[str, Path]) -> None:
     assert off.result is not None and off.result.text == "" and "ocr_pages" not in off.result.metadata
 
 
+def test_heic_and_multi_page_tiff_are_read(tmp_path: Path) -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    heic = tmp_path / "recipe.heic"
+    render_page(["Parsnip soup recipe"], None, 34, width=800, height=200).convert("RGB").save(heic, quality=90)
+    outcome = extract_one(heic, ON)
+    assert outcome.result is not None, outcome.error
+    assert "parsnip soup recipe" in _words(outcome.result.text)
+
+    tiff = tmp_path / "fax.tiff"
+    first, second = (render_page([line], None, 34, width=800, height=200) for line in ("Fax cover", "Granary lease"))
+    first.save(tiff, save_all=True, append_images=[second])
+    outcome = extract_one(tiff, ON)
+    assert outcome.result is not None, outcome.error
+    result = outcome.result
+    assert result.metadata["ocr_pages"] == "2" and len(result.page_starts) == 2
+    assert "granary lease" in _words(result.text[result.page_starts[1] :])
+
+
 def test_a_page_lying_on_its_side_is_read(tmp_path: Path) -> None:
     path = _page(tmp_path / "sideways.png", ["Quarterly harbor tariffs", "Signed by the rampart office"], turned=True)
     outcome = extract_one(path, ON)
