@@ -1,4 +1,4 @@
-"""Outlook .msg, Word 97-2003 .doc and PowerPoint 97-2003 .ppt: made by tests/extract/legacy_samples.py."""
+"""Outlook .msg, Word 97-2003 .doc and PowerPoint 97-2003 .ppt: made by desktop_search/testing/legacy_office.py."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import olefile
 import pytest
-from legacy_samples import make_doc, make_msg, make_ppt
 
 from desktop_search.core.extract import extract_one
 from desktop_search.core.extract.pool import extract_in_process
+from desktop_search.testing.legacy_office import make_doc, make_msg, make_ppt
 
 
 def test_the_samples_are_compound_files_an_independent_reader_opens(tmp_path: Path) -> None:

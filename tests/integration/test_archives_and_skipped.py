@@ -96,10 +96,7 @@ def test_members_are_found_with_their_inner_path_and_follow_their_archive(tmp_pa
 
 
 def test_outlook_attachments_are_documents_of_their_message(tmp_path: Path, service: Service) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extract"))
-    from legacy_samples import make_doc, make_msg
+    from desktop_search.testing.legacy_office import make_doc, make_msg
 
     docs = tmp_path / "docs"
     docs.mkdir()
