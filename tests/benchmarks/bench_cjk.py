@@ -207,6 +207,15 @@ def main() -> int:
         lines.append(f"| {r['engine']} | {r['found']}/{r['queries']} | {r['rank1']}/{r['queries']} | "
                      f"{r['extra_hits']} | {r['index_seconds']} | {r['index_bytes']:,} | {r['query_p50_ms']} | "
                      f"{r['query_p95_ms']} | {' '.join(r['misses']) or '-'} |")
+    lines += [
+        "",
+        "found: the query's file among the hits; extra hits: files that do not contain the query text.",
+        "Trigram: queries under 3 characters (most Chinese words) cannot use the index; SQLite 3.40's trigram",
+        "table answers such a LIKE with no rows at all, so they scan the content table, which grows with the",
+        "corpus. Segmenter: jieba + janome need their dictionaries (seconds to load) and miss words they cut",
+        "differently in the query and the document. Chosen: bigram (no dependency, exact substring matches).",
+        "Timings on a 2-core machine shared with other work: noisy; compare engines within one run.",
+    ]
     (RESULTS / f"cjk{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
