@@ -122,14 +122,17 @@ def merge_segments(
                     result.copied_tokens += t1 - t0
                     continue
                 tokens = np.concatenate(vectors_of(run))
-                norm_sum += use.compress_into(tokens, codes[t0:t1], residuals[t0:t1])
-                measured += t1 - t0
+                norms = use.compress_into(tokens, codes[t0:t1], residuals[t0:t1])
+                if not result.trained:  # drift: only vectors the codec was not trained on tell
+                    norm_sum += norms
+                    measured += t1 - t0
                 if isinstance(seg, FlatSegment) or all(int(pids[r]) in raw for r in run.tolist()):
                     result.compressed_tokens += t1 - t0  # from raw vectors
                 else:
                     result.recoded_tokens += t1 - t0
             pace()
-        # drift statistics: what this merge compressed, plus what its PLAID sources had measured
+        # drift statistics: the residual norms of raw vectors compressed with a codec trained before
+        # them (by this merge, and by earlier ones: carried over from the PLAID sources)
         for s in sources:
             if isinstance(s.segment, PlaidSegment) and s.segment.codec_id == use.id and s.segment.n_passages:
                 share = float(s.live.mean())

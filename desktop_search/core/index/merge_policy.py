@@ -62,8 +62,9 @@ def main_plaid(entries: Sequence[Entry]) -> Entry | None:
 
 
 def drift(entries: Sequence[Entry], main: Entry) -> float:
-    """Mean residual norm of the tokens compressed with ``main``'s codec since it was trained, over the
-    norm of its training sample (1.0: like the training data; 0.0: unknown)."""
+    """Mean residual norm of the raw vectors compressed with ``main``'s codec after it was trained (the
+    segments' ``residual_norm_sum`` / ``measured_tokens``), over the norm of its training sample (1.0:
+    new data fits like the training data; 0.0: nothing measured yet)."""
     seg = main.segment
     assert isinstance(seg, PlaidSegment)
     if not seg.codec.residual_norm:

@@ -123,8 +123,8 @@ def write_segment(
             tokens = np.concatenate(vectors)
 
             def fill(codes: np.ndarray, residuals: np.ndarray) -> dict[str, Any]:
-                return {"residual_norm_sum": use.compress_into(tokens, codes, residuals),
-                        "measured_tokens": len(tokens)}
+                norms = use.compress_into(tokens, codes, residuals)  # drift: only with a codec trained before
+                return {"residual_norm_sum": norms if codec else 0.0, "measured_tokens": len(tokens) if codec else 0}
 
             return {"codec": use.id, **write_plaid(tmp / "plaid", use, lengths, fill)}
     else:
@@ -357,7 +357,8 @@ class PlaidSegment(Segment):
 
     @property
     def residual_norm(self) -> float:
-        """Mean residual norm of the tokens this segment compressed from raw vectors (0: unknown)."""
+        """Mean residual norm of the raw vectors compressed into this segment with a codec trained
+        before them (its drift measure; 0: none or unknown)."""
         measured = float(self.plaid_meta.get("measured_tokens", 0))
         return float(self.plaid_meta.get("residual_norm_sum", 0.0)) / measured if measured else 0.0
 
