@@ -137,3 +137,21 @@ def test_a_rebuild_trains_on_the_archived_raw_vectors_and_leaves_one_segment(old
     live = [e for e in store.view.entries if e.state == "live"]
     assert len(live) == 1 and live[0].n_live == 150
     assert store.search(old_docs[7][:5].astype(np.float32), 1)[0][0] == 8
+
+
+def test_a_cancelled_compaction_commits_nothing_and_leaves_no_folder(old_folder):
+    writer, reader, store, old_docs, new_docs = old_folder
+
+    class Stop(Exception):
+        pass
+
+    def check():
+        raise Stop  # the indexer's should_stop: Cancelled
+
+    store.refresh(reader)
+    before = sorted((e.dir, e.state, e.n_live) for e in store.view.entries)
+    with pytest.raises(Stop):
+        Compactor(store, writer, reader, Settings(flat_max_tokens=1_000), KEY, check=check).run(final=True)
+    store.refresh(reader, force=True)
+    assert sorted((e.dir, e.state, e.n_live) for e in store.view.entries) == before
+    assert sorted(p.name for p in store.root.iterdir()) == ["flat-archive", "flat-new", "plaid-old"]
