@@ -160,16 +160,18 @@ def _text_atom(text: str) -> bytes:
 
 
 def make_ppt(path: Path, slides: list[list[str]], drawing_text: str | None = None, *,
-             encrypted: bool = False, stale_copy: bool = False) -> Path:
+             encrypted: bool = False, stale_copy: bool = False, relist_first: int = 0) -> Path:
     """A PowerPoint 97 presentation: each slide's placeholder texts in the document's slide list, a slide
     container per slide (the first one's drawing holds ``drawing_text`` in a text box), the persist
     directory and user edit that the Current User stream points at. ``stale_copy`` puts an older document
-    (as an incremental save leaves it) before the live one."""
+    (as an incremental save leaves it) before the live one; ``relist_first`` lists the first slide that many
+    more times (as a hostile file could)."""
     entries = b""
     for i, texts in enumerate(slides):
         entries += _record(0x03F3, struct.pack("<IIiII", 2 + i, 0, len(texts), 256 + i, 0))
         for kind, text in enumerate(texts):
             entries += _record(0x0F9F, struct.pack("<I", 0 if kind == 0 else 1)) + _text_atom(text)
+    entries += _record(0x03F3, struct.pack("<IIiII", 2, 0, 0, 256, 0)) * relist_first
     document = _record(0x03E8, _record(0x03E9, b"\x00" * 40) + _record(0x0FF0, entries, container=True),
                        container=True)
     stream = b""
@@ -204,15 +206,69 @@ def _unicode(tag: int, text: str) -> tuple[str, bytes]:
     return f"__substg1.0_{tag:04X}001F", text.encode("utf-16-le")
 
 
+_RTF_PREBUF = (
+    b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript "
+    b"\\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par "
+    b"\\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx"
+)
+
+
+def compress_rtf(rtf: bytes) -> bytes:
+    """``rtf`` as [MS-OXRTFCP] compressed RTF ("LZFu"): greedy longest matches in the 4,096-byte dictionary
+    that starts with the fixed preamble, the end marked by a reference to the write position, and the
+    header's CRC (CRC-32 table, start 0, no final inversion)."""
+    import zlib
+
+    window = bytearray(4096)
+    window[: len(_RTF_PREBUF)] = _RTF_PREBUF
+    write = len(_RTF_PREBUF)
+    tokens: list[bytes | int] = []  # a literal byte (bytes) or a reference (int token)
+    i = 0
+    while i < len(rtf):
+        best_len, best_off = 0, 0
+        for off in range(4096):
+            if off == write or window[off] != rtf[i]:
+                continue
+            n = 0
+            while n < 17 and i + n < len(rtf):
+                at = (off + n) & 0x0FFF
+                ahead = (at - write) & 0x0FFF
+                byte = rtf[i + ahead] if ahead < n else window[at]  # overlapping what this match writes
+                if byte != rtf[i + n]:
+                    break
+                n += 1
+            if n > best_len:
+                best_len, best_off = n, off
+        count = best_len if best_len >= 2 else 1
+        tokens.append((best_off << 4) | (count - 2) if best_len >= 2 else rtf[i : i + 1])
+        for byte in rtf[i : i + count]:
+            window[write] = byte
+            write = (write + 1) & 0x0FFF
+        i += count
+    tokens.append(write << 4)  # the end
+    payload = bytearray()
+    for start in range(0, len(tokens), 8):
+        group = tokens[start : start + 8]
+        payload.append(sum(1 << k for k, t in enumerate(group) if isinstance(t, int)))
+        for t in group:
+            payload += struct.pack(">H", t) if isinstance(t, int) else t
+    crc = zlib.crc32(bytes(payload), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return struct.pack("<IIII", len(payload) + 12, len(rtf), 0x75465A4C, crc) + bytes(payload)
+
+
 def make_msg(path: Path, *, subject: str, body: str | None = None, html: str | None = None,
-             sender: str = "", sender_email: str = "", to: str = "", recipients: list[tuple[str, str]] = (),
-             attachments: list[tuple[str, bytes]] = (), submit_filetime: int | None = None) -> Path:
-    """An Outlook message with Unicode properties, recipients and attachments (by value)."""
+             rtf: bytes | None = None, sender: str = "", sender_email: str = "", to: str = "",
+             recipients: list[tuple[str, str]] = (), attachments: list[tuple[str, bytes]] = (),
+             submit_filetime: int | None = None) -> Path:
+    """An Outlook message with Unicode properties, recipients and attachments (by value); ``rtf`` is
+    stored as the compressed RTF body (PR_RTF_COMPRESSED)."""
     streams: dict[str, bytes] = dict([_unicode(0x001A, "IPM.Note"), _unicode(0x0037, subject)])
     if body is not None:
         streams.update([_unicode(0x1000, body)])
     if html is not None:
         streams["__substg1.0_10130102"] = html.encode("utf-8")
+    if rtf is not None:
+        streams["__substg1.0_10090102"] = compress_rtf(rtf)
     if sender:
         streams.update([_unicode(0x0C1A, sender)])
     if sender_email:

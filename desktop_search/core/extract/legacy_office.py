@@ -26,8 +26,8 @@ from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _FIELD_BEGIN, _FIELD_SEP, _FIELD_END = "\x13", "\x14", "\x15"
 _WORD_MAP = str.maketrans({
-    "\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x07": "\t", "\x1e": "-", "\x1f": "", "\xa0": " ",
-    "\x01": "", "\x02": "", "\x03": "", "\x04": "", "\x05": "", "\x08": "",
+    **{chr(c): "" for c in range(0x20) if chr(c) not in "\t\n"},  # object anchors, stray field marks, ...
+    "\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x07": "\t", "\x1e": "-", "\xa0": " ",
 })
 
 
@@ -108,16 +108,19 @@ def _drop_field_codes(text: str) -> str:
         return text
     out: list[str] = []
     hiding: list[bool] = []  # per open field: still in its instructions
+    hidden = 0  # how many of them are (a count, not any(hiding): a hostile file nests fields by the million)
     for ch in text:
         if ch == _FIELD_BEGIN:
             hiding.append(True)
+            hidden += 1
         elif ch == _FIELD_SEP:
-            if hiding:
+            if hiding and hiding[-1]:
                 hiding[-1] = False
+                hidden -= 1
         elif ch == _FIELD_END:
             if hiding:
-                hiding.pop()
-        elif not any(hiding):
+                hidden -= hiding.pop()
+        elif not hidden:
             out.append(ch)
     return "".join(out)
 
@@ -195,6 +198,8 @@ def _persist(data: bytes, current_user: bytes) -> tuple[dict[int, int], int] | N
     where: dict[int, int] = {}
     doc_ref: int | None = None
     seen: set[int] = set()
+    read: set[int] = set()  # directories already read: edits may share one
+    budget = len(data) // 4  # directory entries over all edits: more than the stream holds means overlap
     while offset and offset not in seen and offset + 32 <= len(data):
         seen.add(offset)
         _, rtype, rlen = struct.unpack_from("<HHI", data, offset)
@@ -207,11 +212,15 @@ def _persist(data: bytes, current_user: bytes) -> tuple[dict[int, int], int] | N
         if directory + 8 > len(data) or struct.unpack_from("<HHI", data, directory)[1] != _PERSIST_DIRECTORY:
             return None
         pos, stop = directory + 8, min(directory + 8 + struct.unpack_from("<I", data, directory + 4)[0], len(data))
-        while pos + 4 <= stop:
+        if directory in read:
+            pos = stop
+        read.add(directory)
+        while pos + 4 <= stop and budget > 0:
             entry = _U32.unpack_from(data, pos)[0]
             first, count = entry & 0xFFFFF, entry >> 20
-            for k in range(min(count, (stop - pos - 4) // 4)):
+            for k in range(min(count, (stop - pos - 4) // 4, budget)):
                 where.setdefault(first + k, _U32.unpack_from(data, pos + 4 + 4 * k)[0])
+            budget -= count + 1
             pos += 4 + 4 * count
         offset = last_edit
     return (where, doc_ref) if doc_ref is not None and doc_ref in where else None
@@ -235,8 +244,10 @@ def _slides(data: bytes, where: dict[int, int], doc_ref: int) -> list[list[str]]
         elif rtype in (_TEXT_CHARS, _TEXT_BYTES) and slides:
             slides[-1][1].append(_atom_text(data, rtype, body, end))
     out = []
+    walked: set[int] = set()  # a slide listed twice is read once (a hostile list repeats a big one)
     for offset, texts in slides:
-        if offset is not None and offset + 8 <= len(data):
+        if offset is not None and offset + 8 <= len(data) and offset not in walked:
+            walked.add(offset)
             listed = set(texts)
             slide_end = offset + 8 + struct.unpack_from("<I", data, offset + 4)[0]
             for rtype, _, body, end in _walk(data, offset, slide_end):

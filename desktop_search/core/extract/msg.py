@@ -4,7 +4,8 @@ A message is a storage of ``__substg1.0_<tag><type>`` streams (``001F`` UTF-16 s
 strings in the message's code page, ``0102`` binary) plus ``__properties_version1.0`` (fixed-size values
 such as the sent date), recipients under ``__recip_version1.0_#N`` and attachments under
 ``__attach_version1.0_#N``. The text is the subject, sender, recipients, date, body (the plain body; the
-HTML body reduced to visible text when there is no plain one) and the attachments' names; attachments are
+HTML body reduced to visible text when there is no plain one; else the compressed RTF body, see
+:mod:`.compressed_rtf`) and the attachments' names; attachments are
 also read as documents of their own, like an archive's members (``mail.msg!/report.pdf``), through
 :mod:`.archive`. A message attached to a message is read the same way, nested.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from .builder import TextBuilder
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
-_SUBJECT, _BODY, _HTML = 0x0037, 0x1000, 0x1013
+_SUBJECT, _BODY, _HTML, _RTF_COMPRESSED = 0x0037, 0x1000, 0x1013, 0x1009
 _SENDER_NAME, _SENDER_EMAIL, _SENDER_SMTP = 0x0C1A, 0x0C1F, 0x5D01
 _TO, _CC = 0x0E04, 0x0E03
 _CODEPAGE, _INTERNET_CODEPAGE = 0x3FFD, 0x3FDE
@@ -110,6 +111,16 @@ def _date(fixed: dict[int, tuple[int, bytes]]) -> str | None:
     return None
 
 
+def _rtf_body(data: bytes, limits: ExtractLimits) -> str:
+    from .compressed_rtf import decompress_rtf
+    from .rtf import rtf_to_plain
+
+    try:
+        return rtf_to_plain(decompress_rtf(data, limits.max_file_bytes)).replace("\r\n", "\n")
+    except (RecursionError, TypeError, ValueError, IndexError, KeyError) as exc:  # striprtf on damaged RTF
+        raise ExtractionFailed("corrupt Outlook message (damaged RTF body)") from exc
+
+
 def _storages(ole: Any, prefix: list[str], kind: str) -> list[list[str]]:
     found = {tuple(e[: len(prefix) + 1]) for e in ole.listdir(streams=True, storages=True)
              if len(e) > len(prefix) and e[: len(prefix)] == prefix and e[len(prefix)].startswith(kind)}
@@ -145,10 +156,13 @@ def _message(ole: Any, prefix: list[str], builder: TextBuilder, limits: ExtractL
     body = props.text(_BODY, limits.max_file_bytes)
     if not (body and body.strip()):
         html = props.binary(_HTML, limits.max_file_bytes) or (props.text(_HTML, limits.max_file_bytes) or "").encode()
+        rtf = None if html else props.binary(_RTF_COMPRESSED, limits.max_file_bytes)
         if html:
             from .html import decode_html, html_text
 
             html_text(decode_html(html)[0], builder)
+        elif rtf:  # only the compressed RTF body (Outlook's rich text, or HTML encapsulated in RTF)
+            builder.add(_rtf_body(rtf, limits))
     else:
         builder.add(body.replace("\r\n", "\n"))
     builder.newline()
