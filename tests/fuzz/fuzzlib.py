@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -45,16 +46,20 @@ TARGETS: dict[str, tuple[str, str]] = {
     "mail": (".eml", "mail:extract_mail"),
     "mbox": (".mbox", "mail:extract_mbox"),
     "xls": (".xls", "xls:extract_xls"),
+    "doc": (".doc", "legacy_office:extract_doc"),
+    "ppt": (".ppt", "legacy_office:extract_ppt"),
+    "msg": (".msg", "msg:extract_msg"),
 }
 # the registry target: any seed, under a suffix that may or may not match its content
 REGISTRY_SUFFIXES = ["", ".txt", ".html", ".pdf", ".docx", ".xlsx", ".odt", ".epub", ".rtf", ".eml", ".xml",
-                     ".svg", ".report", ".md", ".mbox", ".pptx", ".xls"]
+                     ".svg", ".report", ".md", ".mbox", ".pptx", ".xls", ".doc", ".ppt", ".msg"]
 
 _CORPUS_SUFFIX_KIND = {
     ".txt": "text", ".md": "text", ".csv": "text", ".json": "text", ".xml": "text", ".c": "text", ".js": "text",
     ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx", ".docm": "docx", ".dotx": "docx",
     ".pptx": "pptx", ".pptm": "pptx", ".xlsx": "xlsx", ".xlsm": "xlsx", ".odt": "odf", ".ods": "odf",
     ".odp": "odf", ".epub": "epub", ".rtf": "rtf", ".eml": "mail", ".mbox": "mbox", ".xls": "xls",
+    ".doc": "doc", ".ppt": "ppt", ".msg": "msg",
 }
 _HOSTILE_WORDS = ("bomb", "billion", "nested", "deep", "5MB", "password", "cyclic", "loop")
 
@@ -132,6 +137,9 @@ def mutate_bytes(data: bytes, rng: Chooser, max_ops: int = 6) -> bytes:
     return bytes(buf)
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _is_zip(data: bytes) -> bool:
     return data.startswith(b"PK\x03\x04")
 
@@ -160,9 +168,38 @@ def mutate_zip_member(data: bytes, rng: Chooser) -> bytes | None:
     return out.getvalue()
 
 
+def mutate_ole_stream(data: bytes, rng: Chooser) -> bytes | None:
+    """Mutate one stream of an OLE2 compound file (.doc/.ppt/.msg) and rebuild it, so the format's own
+    parser sees damaged records instead of olefile rejecting a damaged container every time."""
+    import olefile
+
+    from desktop_search.testing.legacy_office import write_cfb
+
+    try:
+        with olefile.OleFileIO(data) as ole:
+            streams = {"/".join(e): bytes(ole.openstream(e).read()) for e in ole.listdir()}
+    except Exception:
+        return None
+    if not streams:
+        return None
+    name = rng.choice(sorted(streams))
+    streams[name] = mutate_bytes(streams[name], rng)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            return write_cfb(Path(folder) / "x", streams).read_bytes()
+        except (AssertionError, struct.error):  # grown past what the small writer lays out
+            return None
+
+
 def mutate(seed: Seed, rng: Chooser) -> bytes:
     if _is_zip(seed.data) and rng.randint(0, 1):
         rebuilt = mutate_zip_member(seed.data, rng)
+        if rebuilt is not None:
+            return rebuilt
+    if seed.kind in ("doc", "ppt", "msg") and seed.data.startswith(_OLE) and rng.randint(0, 1):
+        rebuilt = mutate_ole_stream(seed.data, rng)
         if rebuilt is not None:
             return rebuilt
     return mutate_bytes(seed.data, rng)
@@ -245,7 +282,7 @@ def builtin_seeds() -> list[Seed]:
         "OEBPS/c1.xhtml": "<html><head><title>C1</title></head><body><p>Chapter one text.</p></body></html>",
     })
     pdf = one_page_pdf("Fuzzing a tiny PDF")
-    return [
+    return _legacy_seeds() + [
         Seed("builtin.txt", "text", "Plain text, caf\u00e9, \u65e5\u672c\u8a9e.\n# Title\nmore\n".encode()),
         Seed("builtin.html", "html", b"<!doctype html><html><head><meta charset='utf-8'><title>T</title>"
                                      b"<style>x{}</style></head><body><p>Para <b>bold</b></p><div hidden>no</div>"
@@ -265,6 +302,31 @@ def builtin_seeds() -> list[Seed]:
         Seed("builtin.epub", "epub", epub),
         Seed("builtin.pdf", "pdf", pdf),
     ]
+
+
+def _legacy_seeds() -> list[Seed]:
+    """Word 97, PowerPoint 97 and Outlook files from the test writer (fields, Unicode, slides, a drawing,
+    an old edit, recipients, an attachment, an HTML and a compressed RTF body)."""
+    import tempfile
+
+    from desktop_search.testing.legacy_office import make_doc, make_msg, make_ppt
+
+    with tempfile.TemporaryDirectory() as folder:
+        d = Path(folder)
+        made = [
+            ("builtin.doc", "doc", make_doc(d / "a.doc", ["Fuzz \x13 PAGE \x14 1\x15 doc", "cell\x07two\x07\x07"])),
+            ("builtin-utf16.doc", "doc", make_doc(d / "u.doc", ["\u00c9t\u00e9 \u65e5\u672c"], unicode=True)),
+            ("builtin.ppt", "ppt", make_ppt(d / "a.ppt", [["Title", "body"], ["Two"]], drawing_text="box",
+                                             stale_copy=True)),
+            ("builtin.msg", "msg", make_msg(d / "a.msg", subject="fuzz", body="plain body", sender="A",
+                                             sender_email="a@b.c", recipients=[("B", "b@c.d")],
+                                             attachments=[("n.txt", b"attached text")],
+                                             submit_filetime=133_000_000_000_000_000)),
+            ("builtin-html.msg", "msg", make_msg(d / "h.msg", subject="h", html="<p>html <b>body</b></p>")),
+            ("builtin-rtf.msg", "msg", make_msg(d / "r.msg", subject="r",
+                                                 rtf=b"{\\rtf1\\ansi rich \\b text\\b0\\par}")),
+        ]
+        return [Seed(name, kind, path.read_bytes()) for name, kind, path in made]
 
 
 def corpus_seeds(per_kind: int = SEEDS_PER_KIND) -> list[Seed]:
