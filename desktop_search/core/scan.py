@@ -179,8 +179,8 @@ class Scanner:
                 # left out now (a move into a hidden name, say): whatever was indexed there is gone
                 result.scopes.append(path)  # type: ignore[union-attr]
                 taken.add(path)
-                if not self.rules.own(path):
-                    self._skip(result, path, EXCLUDED)
+                if not self.rules.own(path) and not self.rules.skip(os.path.dirname(path)):
+                    self._skip(result, path, EXCLUDED)  # only where the left-out part starts, as a full scan lists it
                 continue
             taken.add(path)
             result.scopes.append(path)  # type: ignore[union-attr]

@@ -124,8 +124,27 @@ def write_cfb(path: Path, streams: dict[str, bytes]) -> Path:
 
 
 # --- Word 97 ----------------------------------------------------------------------------------------
+def summary_information(props: dict[int, str], *, count: int | None = None) -> bytes:
+    """A SummaryInformation property set with string properties (2 title, 3 subject, 4 author, 5 keywords);
+    ``count`` overrides the number of properties it declares."""
+    values = b""
+    entries = []
+    offset = 8 + 8 * (len(props) + 1)
+    entries.append((1, offset))
+    values += struct.pack("<Ih", 0x0002, 1252) + b"\x00\x00"
+    for pid, text in props.items():
+        entries.append((pid, offset + len(values)))
+        raw = text.encode("cp1252") + b"\x00"
+        values += struct.pack("<II", 0x001E, len(raw)) + raw.ljust(-(-len(raw) // 4) * 4, b"\x00")
+    body = b"".join(struct.pack("<II", pid, off) for pid, off in entries) + values
+    section = struct.pack("<II", 8 + len(body), len(entries) if count is None else count) + body
+    fmtid = bytes.fromhex("e0859ff2f94f6810ab9108002b27b3d9")
+    return struct.pack("<HHI", 0xFFFE, 0, 0x00020006) + b"\x00" * 16 + struct.pack("<I", 1) + fmtid + \
+        struct.pack("<I", 48) + section
+
+
 def make_doc(path: Path, paragraphs: list[str], *, unicode: bool = False, encrypted: bool = False,
-             nfib: int = 0x00C1) -> Path:
+             nfib: int = 0x00C1, summary: bytes | None = None) -> Path:
     """A Word 97 document whose text is ``paragraphs`` (one piece: 8-bit cp1252 or UTF-16)."""
     text = "\r".join(paragraphs) + "\r"
     fc = 0x800
@@ -144,7 +163,10 @@ def make_doc(path: Path, paragraphs: list[str], *, unicode: bool = False, encryp
     clx = b"\x01" + struct.pack("<h", 2) + b"\x00\x00" + b"\x02" + struct.pack("<I", len(plc)) + plc
     table = bytearray(b"\x00" * 0x40) + clx
     struct.pack_into("<II", word, 0x01A2, 0x40, len(clx))
-    return write_cfb(path, {"WordDocument": bytes(word).ljust(CUTOFF, b"\x00"), "1Table": bytes(table)})
+    streams = {"WordDocument": bytes(word).ljust(CUTOFF, b"\x00"), "1Table": bytes(table)}
+    if summary is not None:
+        streams["\x05SummaryInformation"] = summary
+    return write_cfb(path, streams)
 
 
 # --- PowerPoint 97 ----------------------------------------------------------------------------------

@@ -210,3 +210,21 @@ def test_password_protected_7z_fails_with_a_reason(tmp_path: Path, private_tmp: 
         z.write(tmp_path / "s.txt", "s.txt")
     outcome = extract_in_process(tmp_path / "locked.7z")
     assert outcome.result is None and outcome.error == "password-protected 7z archive"
+
+
+def test_damaged_archives_found_by_fuzzing_fail_with_one_line(tmp_path: Path, private_tmp: Path) -> None:
+    (tmp_path / "x.txt").write_text("seven zipped text " * 200)
+    with py7zr.SevenZipFile(tmp_path / "d.7z", "w") as z:
+        z.write(tmp_path / "x.txt", "x.txt")
+    data = bytearray((tmp_path / "d.7z").read_bytes())
+    data[32:48] = b"\xff" * 16  # the start of the LZMA stream
+    (tmp_path / "d.7z").write_bytes(bytes(data))
+    outcome = extract_in_process(tmp_path / "d.7z")
+    assert outcome.result is None and (outcome.error or "").startswith("corrupt 7z archive ("), outcome.error
+
+    nameless = bytearray(_zip(tmp_path / "n.zip", {"a.txt": "fine"}).read_bytes())
+    at = nameless.find(b"PK\x01\x02")  # the central directory entry's name length: 0
+    nameless[at + 28 : at + 30] = b"\x00\x00"
+    (tmp_path / "n.zip").write_bytes(bytes(nameless))
+    outcome = extract_in_process(tmp_path / "n.zip")
+    assert outcome.error is None or not outcome.error.startswith("extractor error"), outcome.error

@@ -10,7 +10,7 @@ import pytest
 
 from desktop_search.core.extract import extract_one
 from desktop_search.core.extract.pool import extract_in_process
-from desktop_search.testing.legacy_office import make_doc, make_msg, make_ppt
+from desktop_search.testing.legacy_office import make_doc, make_msg, make_ppt, summary_information
 
 
 def test_the_samples_are_compound_files_an_independent_reader_opens(tmp_path: Path) -> None:
@@ -104,3 +104,21 @@ def test_unreadable_files_fail_with_a_reason(tmp_path: Path, name: str, make, re
 def test_a_doc_that_is_really_rtf_or_docx_is_read_as_such(tmp_path: Path) -> None:
     (tmp_path / "rtf.doc").write_bytes(rb"{\rtf1\ansi Saved from WordPad about puffins\par}")
     assert "puffins" in extract_in_process(tmp_path / "rtf.doc").result.text  # type: ignore[union-attr]
+
+
+def test_title_and_author_come_from_the_summary_and_a_hostile_summary_is_ignored(tmp_path: Path) -> None:
+    summary = summary_information({2: "Census of aardvarks", 4: "Ana Example"})
+    result = extract_in_process(make_doc(tmp_path / "t.doc", ["body text"], summary=summary)).result
+    assert result is not None and result.title == "Census of aardvarks" and result.metadata["author"] == "Ana Example"
+    # a property set declaring 2**31 entries (olefile's parser loops for minutes on it: found by fuzzing)
+    hostile = summary_information({2: "x"}, count=2**31)
+    outcome = extract_one(make_doc(tmp_path / "h.doc", ["still read"], summary=hostile))
+    assert outcome.result is not None and "still read" in outcome.result.text
+
+
+def test_a_storage_where_a_stream_belongs_fails_with_a_reason(tmp_path: Path) -> None:
+    from desktop_search.testing.legacy_office import write_cfb
+
+    write_cfb(tmp_path / "s.ppt", {"PowerPoint Document/inner": b"x" * 100, "Current User": b"\x00" * 20})
+    outcome = extract_in_process(tmp_path / "s.ppt")
+    assert outcome.result is None and outcome.error == "corrupt PowerPoint file (damaged OLE2 container)"

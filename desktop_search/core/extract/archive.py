@@ -20,6 +20,7 @@ The archive's own text is the list of its members' paths, so a search for a file
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -116,6 +117,9 @@ def _zip_entries(path: Path) -> Iterator[_Entry]:
     with zf:
         for info in infos:
             mode = info.external_attr >> 16
+            if not info.filename:  # a damaged central directory: nothing to name it by
+                yield _Entry("", info.file_size, "file", None)
+                continue
             if info.is_dir():
                 kind = "dir"
             elif stat.S_ISLNK(mode):
@@ -247,6 +251,11 @@ class _Reader:
                 self.members.append(Member(shown, error=_too_large(self.limits), size=entry.size))
                 return
             except (zipfile.BadZipFile, zlib.error, EOFError, tarfile.TarError, NotImplementedError, ValueError) as exc:
+                self.members.append(Member(shown, error=f"damaged data in the archive ({type(exc).__name__})"))
+                return
+            except OSError as exc:
+                if exc.errno not in (None, errno.EINVAL):  # EINVAL: a seek to a damaged header's offset
+                    raise
                 self.members.append(Member(shown, error=f"damaged data in the archive ({type(exc).__name__})"))
                 return
             self.extract(target, name, shown, size, depth)

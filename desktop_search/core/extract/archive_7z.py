@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,49 +13,54 @@ from .archive import _Entry, _Reader, _skip_reason, _too_large, safe_member_name
 from .types import ExtractionFailed, ExtractLimits, Member
 
 
+def _damaged(exc: BaseException) -> ExtractionFailed:
+    """A one-line reason for whatever py7zr and its codecs raise on a damaged archive (LZMAError, CrcError,
+    Bad7zFile, struct errors... found by fuzzing); I/O errors and memory exhaustion are not this."""
+    if isinstance(exc, ExtractionFailed):
+        return exc
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno not in (None, errno.EINVAL)):
+        raise exc
+    if "password" in f"{type(exc).__name__} {exc}".lower():
+        return ExtractionFailed("password-protected 7z archive")
+    return ExtractionFailed(f"corrupt 7z archive ({type(exc).__name__})")
+
+
 def read_7z(reader: _Reader, path: Path, prefix: str, depth: int) -> None:
     import py7zr
-    from py7zr.exceptions import ArchiveError, PasswordRequired
 
     try:
         archive = py7zr.SevenZipFile(path, "r")
-    except PasswordRequired as exc:  # the file list itself is encrypted
-        raise ExtractionFailed("password-protected 7z archive") from exc
-    except (ArchiveError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
-        if isinstance(exc, OSError) and exc.errno not in (None, errno.EINVAL):
-            raise
-        if "password" in str(exc).lower():
-            raise ExtractionFailed("password-protected 7z archive") from exc
-        raise ExtractionFailed("corrupt 7z archive") from exc
-    with archive:
-        if archive.needs_password():
-            raise ExtractionFailed("password-protected 7z archive")
-        infos = archive.list()
-        wanted: dict[str, Any] = {}
-        for info in infos:
-            kind = "dir" if info.is_directory else ("link" if _7z_is_link(info) else "file")
-            entry = _Entry(info.filename, int(info.uncompressed or 0), kind)
-            if kind == "file" and _7z_wanted(entry, reader.limits):
-                wanted[info.filename] = entry
-                reader.budget.count_member()
-            else:
-                reader._entry(entry, prefix, depth)
-        if not wanted:
-            return
-        reader.budget.check_declared(sum(e.size for e in wanted.values()))
-        sink = _SevenZipSink(reader, prefix, depth, wanted)
-        try:
-            archive.extract(targets=list(wanted), factory=sink)
-        except ExtractionFailed:
-            raise
-        except PasswordRequired as exc:
-            raise ExtractionFailed("password-protected 7z archive") from exc
-        except (ArchiveError, EOFError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
-            raise ExtractionFailed(f"corrupt 7z archive ({type(exc).__name__})") from exc
-        finally:
-            sink.cleanup()
-        if sink.failure is not None:
-            raise sink.failure
+        with archive:
+            if archive.needs_password():
+                raise ExtractionFailed("password-protected 7z archive")
+            _read(reader, archive, path, prefix, depth)
+    except RecursionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - mapped to one line by _damaged
+        raise _damaged(exc) from exc
+
+
+def _read(reader: _Reader, archive: Any, path: Path, prefix: str, depth: int) -> None:
+    infos = archive.list()
+    wanted: dict[str, Any] = {}
+    for info in infos:
+        kind = "dir" if info.is_directory else ("link" if _7z_is_link(info) else "file")
+        entry = _Entry(info.filename, int(info.uncompressed or 0), kind)
+        if kind == "file" and _7z_wanted(entry, reader.limits):
+            wanted[info.filename] = entry
+            reader.budget.count_member()
+        else:
+            reader._entry(entry, prefix, depth)
+    if not wanted:
+        return
+    reader.budget.check_declared(sum(e.size for e in wanted.values()))
+    sink = _SevenZipSink(reader, prefix, depth, wanted)
+    try:
+        archive.extract(targets=list(wanted), factory=sink)
+    finally:
+        sink.cleanup()
+    if sink.failure is not None:
+        raise sink.failure
 
 
 def _7z_is_link(info: Any) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import TextBuilder
-from .msg import open_ole
+from .ole import ole_errors, open_ole
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _FIELD_BEGIN, _FIELD_SEP, _FIELD_END = "\x13", "\x14", "\x15"
@@ -31,29 +31,59 @@ _WORD_MAP = str.maketrans({
 })
 
 
+_SUMMARY = "\x05SummaryInformation"
+_SUMMARY_FIELDS = {2: "title", 3: "subject", 4: "author", 5: "keywords"}
+
+
 def _metadata(ole: Any) -> tuple[str | None, dict[str, str]]:
-    """Title and author from the SummaryInformation stream, when there is one."""
-    try:
-        meta = ole.get_metadata()
-    except Exception:  # noqa: BLE001 - a damaged property set loses the title, not the text
+    """Title, subject, author and keywords from the SummaryInformation property set, when there is one.
+    Read here with bounds on every count (olefile's own parser loops for minutes on a property set that
+    declares billions of entries: found by fuzzing)."""
+    if not ole.exists(_SUMMARY) or ole.get_size(_SUMMARY) > 1024 * 1024:
         return None, {}
-
-    def text(value: Any) -> str | None:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8") if _utf8(value) else value.decode("cp1252", "replace")
-        value = (value or "").replace("\x00", "").strip()
-        return value or None
-
-    out = {k: v for k in ("author", "keywords", "subject") if (v := text(getattr(meta, k, None)))}
-    return text(getattr(meta, "title", None)), out
-
-
-def _utf8(data: bytes) -> bool:
+    data = bytes(ole.openstream(_SUMMARY).read())
     try:
-        data.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+        found = _property_set(data)
+    except (struct.error, ValueError):
+        return None, {}
+    meta = {name: value for pid, name in _SUMMARY_FIELDS.items() if (value := found.get(pid))}
+    return meta.pop("title", None), meta
+
+
+def _property_set(data: bytes) -> dict[int, str]:
+    """String properties (VT_LPSTR, VT_LPWSTR) of the first section of a property set stream."""
+    if len(data) < 48 or struct.unpack_from("<I", data, 24)[0] < 1:
+        return {}
+    (section,) = struct.unpack_from("<I", data, 44)
+    _, count = struct.unpack_from("<II", data, section)
+    count = max(0, min(count, (len(data) - section - 8) // 8, 1000))
+    codepage = "cp1252"
+    entries = [struct.unpack_from("<II", data, section + 8 + 8 * k) for k in range(count)]
+    for pid, offset in entries:
+        if pid == 1 and section + offset + 6 <= len(data):  # the code page (VT_I2)
+            vt, number = struct.unpack_from("<Ih", data, section + offset)
+            if vt == 0x0002:
+                codepage = "utf-8" if number in (-535, 65001) else f"cp{number & 0xFFFF}"
+    out: dict[int, str] = {}
+    for pid, offset in entries:
+        at = section + offset
+        if pid not in _SUMMARY_FIELDS or at + 8 > len(data):
+            continue
+        vt, size = struct.unpack_from("<II", data, at)
+        if vt == 0x001E:
+            raw = data[at + 8 : at + 8 + min(size, 4096)]
+            try:
+                value = raw.decode(codepage, "replace")
+            except LookupError:
+                value = raw.decode("cp1252", "replace")
+        elif vt == 0x001F:
+            value = data[at + 8 : at + 8 + 2 * min(size, 4096)].decode("utf-16-le", "replace")
+        else:
+            continue
+        value = value.replace("\x00", "").strip()
+        if value:
+            out[pid] = value[:500]
+    return out
 
 
 def _stream(ole: Any, name: str, limits: ExtractLimits) -> bytes:
@@ -125,6 +155,7 @@ def _drop_field_codes(text: str) -> str:
     return "".join(out)
 
 
+@ole_errors("Word")
 def extract_doc(path: Path, limits: ExtractLimits) -> Extracted:
     ole = open_ole(path, "Word")
     try:
@@ -257,6 +288,7 @@ def _slides(data: bytes, where: dict[int, int], doc_ref: int) -> list[list[str]]
     return out
 
 
+@ole_errors("PowerPoint")
 def extract_ppt(path: Path, limits: ExtractLimits) -> Extracted:
     ole = open_ole(path, "PowerPoint")
     try:

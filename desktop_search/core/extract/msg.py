@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import TextBuilder
+from .ole import ole_errors, open_ole
 from .types import Extracted, ExtractionFailed, ExtractLimits
 
 _SUBJECT, _BODY, _HTML, _RTF_COMPRESSED = 0x0037, 0x1000, 0x1013, 0x1009
@@ -27,22 +28,6 @@ _CODEPAGE, _INTERNET_CODEPAGE = 0x3FFD, 0x3FDE
 _SUBMIT_TIME, _DELIVERY_TIME = 0x0039, 0x0E06
 _ATTACH_LONG_NAME, _ATTACH_NAME, _ATTACH_DATA = 0x3707, 0x3704, 0x3701
 _MAX_ATTACHMENTS = 500
-
-
-def open_ole(path: Path, what: str) -> Any:
-    """An :class:`olefile.OleFileIO` for ``path``, or a one-line failure."""
-    import olefile
-
-    try:
-        if not olefile.isOleFile(str(path)):
-            raise ExtractionFailed(f"not a valid {what} file (no OLE2 container)")
-        return olefile.OleFileIO(str(path))
-    except ExtractionFailed:
-        raise
-    except (OSError, ValueError, struct.error, IndexError, KeyError, RecursionError) as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise
-        raise ExtractionFailed(f"corrupt {what} file (damaged OLE2 container)") from exc
 
 
 class _Props:
@@ -183,6 +168,7 @@ def _message(ole: Any, prefix: list[str], builder: TextBuilder, limits: ExtractL
     return meta
 
 
+@ole_errors("Outlook message")
 def extract_msg(path: Path, limits: ExtractLimits) -> Extracted:
     ole = open_ole(path, "Outlook message")
     attachments: list[tuple[str, bytes]] = []
