@@ -47,7 +47,7 @@ class Settings:
     quantize: bool = False  # int8 Linear layers, kept only if token vectors stay within cosine 0.99 of fp32
     threads: int = 0  # 0 = all cores
     passage_chars: int = 1200  # target passage size; passages are slices of an encoded window
-    batch_files: int = 64  # files per committed encoding batch
+    batch_files: int = 256  # files per committed encoding batch at most (fewer when they fill the encoder's pool)
     flat_max_tokens: int = 1_500_000  # exact-MaxSim segments are compacted to PLAID above this
     plaid_nbits: int = 0  # 0 = choose from the vector width
     max_file_bytes: int = 200 * 1024 * 1024

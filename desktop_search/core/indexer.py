@@ -363,7 +363,9 @@ class Indexer:
         started = time.monotonic()
         batch: list[dict[str, Any]] = []
         batch_chars = 0
-        max_batch_chars = 400_000
+        # a commit batch holds the encoder's pool of tokens (~4 chars each: several full forward batches,
+        # so the last, partly filled one costs little) or ``batch_files`` files, whichever comes first
+        max_batch_chars = 4 * int(getattr(encoder, "pool_tokens", 100_000))
 
         def run_batch() -> None:
             nonlocal done_chars, batch_chars

@@ -98,6 +98,9 @@ class Encoder:
         self.batch_tokens = batch_tokens or default_budget
         self.max_batch = max_batch or default_batch
         self.long_window = 1024  # longer windows are batched only with windows of the same length
+        # tokens worth handing to one encode_documents call (the indexer's commit batch): several full
+        # batches, so the last, partly filled one wastes little; capped for the memory the outputs take
+        self.pool_tokens = min(8 * self.batch_tokens, 131072)
         self.dim = int(model.get_sentence_embedding_dimension() or 0) or self._probe_dim()
 
     def _probe_dim(self) -> int:
