@@ -95,6 +95,29 @@ def test_members_are_found_with_their_inner_path_and_follow_their_archive(tmp_pa
     assert any("c.7z!/" in p for p in _paths(service))
 
 
+def test_the_watchers_incremental_runs_replace_and_drop_members(tmp_path: Path, service: Service) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    archive = _zip(docs / "a.zip", {"x/one.txt": "zqalpha", "bad.pdf": "%PDF-1.4 broken"})
+    service.add_roots([str(docs)])
+    rules = Rules([str(docs)])
+
+    def changed() -> None:
+        service.indexer().run_changes([str(archive)], [str(docs)], rules)
+
+    changed()
+    assert _hits(service, "zqalpha") == [f"{archive}!/x/one.txt"]
+    assert [f["path"] for f in service.failed()] == [f"{archive}!/bad.pdf"]
+    _zip(archive, {"x/two.txt": "zqbeta"})
+    os.utime(archive, (2, 2))
+    changed()
+    assert _hits(service, "zqalpha") == [] and _hits(service, "zqbeta") == [f"{archive}!/x/two.txt"]
+    assert service.failed() == []
+    archive.unlink()
+    changed()
+    assert _paths(service) == set() and service.failed() == []
+
+
 def test_outlook_attachments_are_documents_of_their_message(tmp_path: Path, service: Service) -> None:
     from desktop_search.testing.legacy_office import make_doc, make_msg
 
