@@ -149,6 +149,12 @@ def test_ocr_text_is_found_by_keyword_search_and_counted(tmp_path: Path, pages: 
         service.index()
         for word, name in (("zephyr", "note.png"), ("orchard", "memo.jpg"), ("walrus", "scan.pdf")):
             assert [Path(r.path).name for r in service.search(word, mode="keyword").results] == [name], word
+        # the preview marks OCR text, and only that
+        from desktop_search.gui.preview import load_preview
+
+        scan = service.search("walrus", mode="keyword").results[0]
+        plain = service.search("particular", mode="keyword").results[0]
+        assert load_preview(service, scan, "walrus").ocr and not load_preview(service, plain, "particular").ocr
         status = service.status()
         assert (status["ocr_files"], status["ocr_pages"], status["ocr_waiting_files"], status["ocr"]) == (3, 4, 0, "on")
         assert not [s for s in service.skipped() if s["reason"] == OCR_OFF]
