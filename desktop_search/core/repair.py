@@ -26,6 +26,7 @@ from .config import Settings, resolve_data_dir
 from .errors import CatalogDamaged, describe, writable
 from .exclusions import GITIGNORE_SETTING
 from .layout import CATALOG, STATE, WRITE_LOCK, Busy
+from .members import on_disk
 
 if TYPE_CHECKING:
     from .catalog import Writer
@@ -63,7 +64,7 @@ class Repair:
         pending = c.counts()["pending"]
         if pending:
             notes.append(f"{pending} file(s) wait for encoding (`desktop-search index` encodes them)")
-        missing = sum(1 for p in c.file_paths() if not os.path.exists(P.from_db(p)))
+        missing = sum(1 for p in c.file_paths() if not on_disk(P.from_db(p)))  # a member: its archive
         if missing:
             notes.append(f"{missing} indexed file(s) no longer exist (the next index run drops them)")
         return problems, notes, check

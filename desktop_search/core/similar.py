@@ -25,6 +25,7 @@ from . import paths as P
 from .catalog import Catalog
 from .highlight import semantic_spans, snippet
 from .index import SegmentStore
+from .members import on_disk
 from .query import STOPWORDS, QueryError
 from .search import SearchResponse, SearchResult
 
@@ -144,7 +145,7 @@ def _results(c: Catalog, store: SegmentStore, order: list[int], scores: dict[int
             if row is None:
                 continue
             path = P.from_db(row[1])
-            if not os.path.exists(path):  # never show a file that is gone
+            if not on_disk(path):  # never show a file that is gone (an archive member: its archive)
                 continue
             _, pid, si = best_passage[fid]
             result = SearchResult(path=path, score=scores[fid], title=row[2], page=None, snippet="", highlights=[],

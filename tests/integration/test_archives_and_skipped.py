@@ -61,6 +61,8 @@ def test_members_are_found_with_their_inner_path_and_follow_their_archive(tmp_pa
     assert _hits(service, "zqevil") == []
     assert service.open_target(zebra) == str(docs / "a.zip")
     assert service.open_target(str(docs / "a.zip")) == str(docs / "a.zip")
+    report = service.doctor()  # members are not files that "no longer exist"
+    assert report["consistent"] and not any("no longer exist" in n for n in report["notes"]), report
     failed = {f["path"]: f["reason"] for f in service.failed()}
     assert "unsafe path" in failed[f"{docs / 'a.zip'}!/../../evil.txt"]
 
