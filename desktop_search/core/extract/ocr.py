@@ -3,9 +3,11 @@
 Engine: RapidOCR (PaddleOCR's PP-OCRv4 detection, direction and recognition models on ONNX Runtime).
 Its wheel carries the models, so the installed app reads scans with nothing downloaded or installed by
 hand; the recognition model reads English and Simplified Chinese (Latin letters, digits, punctuation,
-CJK). Each worker loads the engine once, on its first image, with one ONNX Runtime thread: the pool runs
-one worker per core, and one thread keeps a worker's address space (~850 MB at its peak) inside the
-default 1024 MB ``RLIMIT_AS`` cap.
+CJK). Each worker loads the engine once, on its first image. Memory, measured under the default 1024 MB
+``RLIMIT_AS`` cap: one ONNX Runtime thread (two took 1047 MB for one line), detection on at most
+DETECT_SIDE pixels and sessions without the memory-pattern plan keep a full page near 950 MB of address
+space (450-650 MB resident); the worker retires after a file that left it above 60% of the cap
+(worker.py), so the next file starts with room.
 
 Thread rule: a worker answers one request at a time on its main thread; the cached engine is used from
 that thread only.
