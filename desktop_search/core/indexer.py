@@ -144,6 +144,12 @@ class Indexer:
             self.yield_to = yield_to
         self.quiet_s = quiet_s
         report = report if report is not None else IndexReport()
+        if not self.reader.files_waiting_for_encoding():
+            # nothing to encode: the model is not loaded for it (a window that only searches keeps
+            # PyTorch out of memory), but another model is still refused; the next run that encodes
+            # compacts too
+            self._ensure_model_key()
+            return report
         encoder = None
         try:
             encoder = self._encoder()

@@ -211,10 +211,10 @@ class LiveIndex:
         loaded it), else the NumPy one (encoder/light_query.py) that needs no PyTorch, so a window that
         only searches never pays PyTorch's ~830 MB; else (a model it cannot reproduce) the PyTorch one,
         loaded now. Cached per model key; a model switch loads the new one's."""
-        if self._encoder is not None:
-            return self._encoder
         with self._model_lock:
-            self._follow_catalog_model()  # type: ignore[attr-defined]
+            self._follow_catalog_model()  # type: ignore[attr-defined]  (a switch made elsewhere)
+            if self._encoder is not None:
+                return self._encoder
             try:
                 location = self.model_location()  # type: ignore[attr-defined]
             except ModelUnavailable:
