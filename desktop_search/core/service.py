@@ -260,12 +260,6 @@ class Service(LiveIndex, Repair):
             return self._encoder
 
     def _model_key(self) -> str | None:
-        """The key of the model in force, found without loading it (None: not on disk yet)."""
-        if self._location is None:
-            try:
-                self.model_location(allow_download=False)
-            except ModelUnavailable:
-                return None
         return model_key(self._location) if self._location else None
 
     def model_description(self) -> dict[str, Any]:
@@ -434,6 +428,8 @@ class Service(LiveIndex, Repair):
 
         def forget(c: Catalog) -> int:
             with c.transaction():
+                # a failed archive member is read again with its archive (core/members.py)
+                c.reread_archives_of_failed_members(None if paths is None else [P.to_db(p) for p in paths])
                 if paths is None:
                     return c.forget_failures()
                 return sum(c.forget_failure(P.to_db(p)) for p in paths)

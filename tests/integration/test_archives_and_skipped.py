@@ -120,6 +120,22 @@ def test_the_watchers_incremental_runs_replace_and_drop_members(tmp_path: Path, 
     assert _paths(service) == set() and service.failed() == []
 
 
+def test_retrying_a_failed_member_reads_its_archive_again(tmp_path: Path, service: Service) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    archive = _zip(docs / "a.zip", {"ok.txt": "zqfine", "bad.pdf": "%PDF-1.4 broken"})
+    service.index([str(docs)])
+    member = f"{archive}!/bad.pdf"
+    assert [f["path"] for f in service.failed()] == [member]
+    assert service.index().changed == 0
+    assert service.retry_failed([member]) == 1
+    report = service.index()
+    assert report.changed == 1 and report.failed == 1  # read again (and it fails again, with its reason)
+    assert [f["path"] for f in service.failed()] == [member]
+    service.retry_failed()
+    assert service.index().changed == 1
+
+
 def test_outlook_attachments_are_documents_of_their_message(tmp_path: Path, service: Service) -> None:
     from desktop_search.testing.legacy_office import make_doc, make_msg
 

@@ -48,6 +48,25 @@ class ArchiveMembers(CatalogBase):
         lower, upper = _member_range(archive)
         self.db.execute("DELETE FROM failures WHERE path >= ? AND path < ?", [lower, upper])
 
+    def reread_archives_of_failed_members(self, paths: list[str] | None = None) -> int:
+        """Make the next scan read again the archives holding failed members (of ``paths``, stored form, or
+        all): their stored mtime and hash are cleared, so the scan cannot call them unchanged. Returns how many.
+        Runs inside the caller's open transaction."""
+        failed = paths if paths is not None else [
+            r[0] for r in self.db.execute("SELECT path FROM failures WHERE skipped = 0 AND instr(path, ?) > 0",
+                                          [SEPARATOR])]
+        archives: set[str] = set()
+        for path in failed:
+            at = path.find(SEPARATOR)
+            while at != -1:
+                if self.db.execute("SELECT 1 FROM files WHERE path = ?", [path[:at]]).fetchone():
+                    archives.add(path[:at])
+                    break
+                at = path.find(SEPARATOR, at + len(SEPARATOR))
+        for archive in archives:
+            self.db.execute("UPDATE files SET hash = '', mtime = -1 WHERE path = ?", [archive])
+        return len(archives)
+
     def record_skipped(self, entries: list[tuple[str, int, float, str]], failed_at: float) -> None:
         """(stored path, size, mtime, reason) of files the scanner met and does not read, replacing what was
         recorded for those paths. Runs inside the caller's open transaction."""
