@@ -260,6 +260,12 @@ class Service(LiveIndex, Repair):
             return self._encoder
 
     def _model_key(self) -> str | None:
+        """The key of the model in force, found without loading it (None: not on disk yet)."""
+        if self._location is None:
+            try:
+                self.model_location(allow_download=False)
+            except ModelUnavailable:
+                return None
         return model_key(self._location) if self._location else None
 
     def model_description(self) -> dict[str, Any]:
