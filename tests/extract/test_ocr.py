@@ -158,3 +158,15 @@ def test_ocr_text_is_found_by_keyword_search_and_counted(tmp_path: Path, pages: 
         status = service.status()
         assert (status["ocr_files"], status["ocr_pages"], status["ocr_waiting_files"], status["ocr"]) == (3, 4, 0, "on")
         assert not [s for s in service.skipped() if s["reason"] == OCR_OFF]
+
+
+def test_archive_members_share_the_archive_s_ocr_clock() -> None:
+    """OCR of a member stops by the outer file's deadline (a zip of many scans must not outrun its limit)."""
+    from desktop_search.core.extract import ocr
+
+    with ocr.file_clock():
+        outer = ocr.Deadline(ON)
+        with ocr.file_clock():  # a member extracted inside the archive
+            inner = ocr.Deadline(ON)
+    assert inner.at == outer.at
+    assert ocr.Deadline(ON, started=0.0).at == ON.timeout_s * ocr.TIME_SHARE

@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .types import ExtractionFailed, ExtractLimits
@@ -187,11 +189,29 @@ def _fix_numbers(text: str) -> str:
     return _NUMBERISH.sub(fix, text)
 
 
+_file_started: float | None = None  # when the outermost file being extracted began (see file_clock)
+
+
+@contextmanager
+def file_clock() -> Iterator[None]:
+    """Time OCR from the start of the outermost file: members of an archive (extracted inside it) share
+    its clock, so OCR of many scans in one archive stops in time too. Used by pool.extract_in_process."""
+    global _file_started
+    if _file_started is not None:
+        yield
+        return
+    _file_started = time.monotonic()
+    try:
+        yield
+    finally:
+        _file_started = None
+
+
 class Deadline:
     """When OCR of one file must stop so the file still finishes inside its worker's time limit."""
 
     def __init__(self, limits: ExtractLimits, started: float | None = None):
-        begun = time.monotonic() if started is None else started
+        begun = started if started is not None else _file_started if _file_started is not None else time.monotonic()
         self.at = begun + max(1.0, limits.timeout_s * TIME_SHARE)
 
     def passed(self) -> bool:

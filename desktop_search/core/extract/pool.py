@@ -95,13 +95,15 @@ def worker_command(
 def extract_in_process(path: str | os.PathLike[str], limits: ExtractLimits | None = None) -> ExtractOutcome:
     """Extract in this very process (what a worker runs). Never raises for a bad file, but offers no
     protection against hostile files: use :func:`extract_one` or :func:`extract_many` for that."""
+    from .ocr import file_clock
     from .registry import run_extractor
 
     limits = limits or ExtractLimits()
     p = Path(path)
     name = os.fspath(path)
     try:
-        return ExtractOutcome(path=name, result=run_extractor(p, limits))
+        with file_clock():  # OCR's time share counts from the outermost file (an archive's members share it)
+            return ExtractOutcome(path=name, result=run_extractor(p, limits))
     except NotADocument as exc:
         return ExtractOutcome(path=name, error=exc.reason, skipped=True)
     except ExtractionFailed as exc:
