@@ -107,6 +107,12 @@ def test_garbage_with_the_right_suffix_fails_with_a_reason(tmp_path: Path, suffi
     assert "damaged OLE2 container" in _assert_one_line_reason(tmp_path / f"magic{suffix}")
 
 
+def test_a_msg_that_is_plain_text_is_read_as_text(tmp_path: Path) -> None:
+    (tmp_path / "it.msg").write_text('namespace eval ::tk {\n    ::msgcat::mcset it "&Abort" "&Interrompi"\n}\n')
+    result = extract_in_process(tmp_path / "it.msg").result  # Tcl/Tk message catalogs are .msg files
+    assert result is not None and result.extractor == "text" and "Interrompi" in result.text
+
+
 def test_a_compound_file_without_the_formats_stream_fails_with_a_reason(tmp_path: Path) -> None:
     for suffix, stream in ((".doc", "WordDocument"), (".ppt", "PowerPoint Document")):
         path = write_cfb(tmp_path / f"other{suffix}", {"Something Else": b"x" * 100})

@@ -179,7 +179,7 @@ FORMATS: tuple[Format, ...] = (
         ("application/vnd.ms-outlook",),
         frozenset({"cfb"}),
         "not a valid {label} file",
-        MappingProxyType({"mail": "mail"}),
+        MappingProxyType({"mail": "mail", "text": "text"}),  # text: Tcl/Tk message catalogs use .msg too
     ),
     Format("xls", _suffixes("xls"), "xls:extract_xls", "Excel 97-2003", ("application/vnd.ms-excel",)),
     # read by OCR when it is on (issue 15), skipped with that reason when it is off
