@@ -44,6 +44,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from desktop_search.core.compaction import Compactor  # noqa: E402
 from desktop_search.core.evaluate import load_beir, mrr_at, ndcg_at, recall_at  # noqa: E402
 from desktop_search.core.index.merge import MergeSource, merge_segments  # noqa: E402
+from desktop_search.core.index.merge_policy import MergePlan  # noqa: E402
 from desktop_search.core.index.segments import FlatSegment, PlaidSegment  # noqa: E402
 from desktop_search.core.service import Service  # noqa: E402
 
@@ -130,15 +131,22 @@ def metrics(rankings: dict, qrels: dict, qids: list) -> dict:
 
 
 class ReplayCompactor(Compactor):
-    """The indexer's Compactor, blind to the segments that existed before the replay."""
+    """The indexer's Compactor, blind to the segments that existed before the replay. With ``seed``
+    (a source PLAID segment), the first flush keeps that segment's codec instead of training one."""
 
     old: frozenset[str] = frozenset()
+    seed = None
 
     def _mine(self, view):  # type: ignore[no-untyped-def]
         return [e for e in super()._mine(view) if e.dir not in self.old]
 
+    def _merge(self, chosen, view):  # type: ignore[no-untyped-def]
+        if chosen.reason == "flush" and chosen.codec_from is None and self.seed is not None:
+            chosen = MergePlan(chosen.reason, chosen.sources, self.seed)
+        return super()._merge(chosen, view)
 
-def replay(service: Service) -> dict:
+
+def replay(service: Service, seed_codec: bool = False) -> dict:
     """Commit every passage's raw vectors again as flat segments, batch by batch, compacting as the
     indexer does; returns the merges and their times."""
     store, reader, writer = service.store, service.reader(), service.writer
@@ -160,6 +168,12 @@ def replay(service: Service) -> dict:
     files = list(by_file)
     compactor = ReplayCompactor(store, writer, reader, service.settings, key, message=lambda m: print(m, flush=True))
     compactor.old = frozenset(e.dir for e in store.view.entries)
+    if seed_codec:
+        plaids = [e for e in store.view.live if isinstance(e.segment, PlaidSegment)]
+        compactor.seed = max(plaids, key=lambda e: e.n_live, default=None)
+        if compactor.seed is not None:
+            print(f"first flush keeps the codec of {compactor.seed.dir} ({compactor.seed.segment.codec.k} centroids)",
+                  flush=True)
     batch = service.settings.batch_files
     started = time.monotonic()
     merge_seconds = 0.0
@@ -231,7 +245,10 @@ def table(before: dict, after: dict, rep: dict, merge_all: dict) -> str:
         f"{after['semantic']['ndcg@10'] - before['semantic']['ndcg@10']:+.4f}. 'exact' before = exact MaxSim over "
         "the raw float16 vectors; after = exact MaxSim over the decoded PLAID vectors (no raw copy is kept).",
         "",
-        "Merges during the replay (compaction total "
+        ("The replay's first flush kept the codec the old build trained on its first flush (fast-plaid's "
+         "create: the same k-means and bucket quantiles as Codec.train), to save one k-means; later merges "
+         "keep it as a fresh index would keep its own. " if rep.get("seed_codec") else "")
+        + "Merges during the replay (compaction total "
         f"{rep['compaction_seconds']} s of a {rep['replay_seconds']} s replay):",
         "",
         "| reason | sources | tokens | copied | compressed | re-coded | trained codec | seconds |",
@@ -286,6 +303,10 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/h14store"))
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--no-exact", action="store_true", help="skip exact MaxSim (minutes per run)")
+    parser.add_argument("--seed-codec", action="store_true",
+                        help="the first flush keeps the codec of the source's largest PLAID segment (trained by "
+                             "fast-plaid's create on the first flush of the old build: the same k-means and "
+                             "buckets) instead of training again: saves one k-means of ~1M tokens")
     parser.add_argument("--documented-before", action="store_true",
                         help="take the old layout's numbers from results/scifact.json instead of measuring the copy "
                              "(when the source is copied before its last merge)")
@@ -301,7 +322,8 @@ def main() -> int:
         else:
             before = measure(service, args.beir, "before", exact=not args.no_exact)
         print(json.dumps(before, indent=1), flush=True)
-        rep = replay(service)
+        rep = replay(service, seed_codec=args.seed_codec)
+        rep["seed_codec"] = args.seed_codec
         after = measure(service, args.beir, "after", exact=False)
         print(json.dumps(after, indent=1), flush=True)
         merge_all = lossless_merge_time(service, args.work / "scratch")
