@@ -245,3 +245,13 @@ def test_cli_status_names_the_device(cli, tmp_path):
     assert status["device"] in ("cpu", "mps") and status["device_setting"] == "auto"
     code, _, err = cli("--data-dir", tmp_path / "data", "--device", "tpu", "status")
     assert code == 2 and "invalid choice" in err
+
+
+def test_release_memory_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from desktop_search.core.memory import release_memory; release_memory(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
