@@ -27,9 +27,11 @@ CJK_CHARS = (
     "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 )
 # word boundaries for highlight patterns that a CJK neighbour does not break (those scripts use no
-# spaces: ``岩浆`` is marked inside ``地下的岩浆沿着``, ``Python`` inside ``用Python编程``)
-WORD_START = rf"(?<![^\W{CJK_CHARS}])"
-WORD_END = rf"(?![^\W{CJK_CHARS}])"
+# spaces: ``岩浆`` is marked inside ``地下的岩浆沿着``, ``Python`` inside ``用Python编程``). Said as "not
+# after a word character, or after a CJK one": the equivalent negated class [^\W...] made re.compile
+# case-fold the whole CJK range under IGNORECASE, ~60 ms per query pattern (measured)
+WORD_START = rf"(?:(?<!\w)|(?-i:(?<=[{CJK_CHARS}])))"
+WORD_END = rf"(?:(?!\w)|(?-i:(?=[{CJK_CHARS}])))"
 # a word character that is not CJK: what a highlight may grow over to cover a whole word
 NON_CJK_WORD_CHAR = rf"[^\W{CJK_CHARS}]"
 _RUN = re.compile(f"[{CJK_CHARS}]+")
