@@ -51,7 +51,7 @@ def main() -> int:
     queries, qrels = lab.beir_queries(args.beir)
     with lab.open_eval(args.data_dir, args.beir.name, args.model) as service:
         lists, files, timing = lab.collect(service, queries)
-    scores = {m: lab.score(lists, files, DEFAULT_FUSION, m) for m in ("hybrid", "keyword", "semantic")}
+    scores = {m: lab.score(lists, files, qrels, DEFAULT_FUSION, m) for m in ("hybrid", "keyword", "semantic")}
     best_single = max(scores["keyword"]["ndcg@10"], scores["semantic"]["ndcg@10"])
     out = {"dataset": args.beir.name, "queries": len(lists), "docs": len(files), "fusion": asdict(DEFAULT_FUSION),
            "scores": scores, "hybrid_minus_best_single": round(scores["hybrid"]["ndcg@10"] - best_single, 4),

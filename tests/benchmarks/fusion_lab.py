@@ -128,3 +128,39 @@ def floor_report(all_lists: dict[str, Lists], files: dict[int, str], qrels: dict
                 other_weak += weak
     return {"floor": params.floor, "relevant_in_top10": rel, "relevant_marked_weak": rel_weak,
             "others_in_top10": other, "others_marked_weak": other_weak}
+
+
+def latency(service: Service, queries: dict[str, str], modes: tuple[str, ...] = ("keyword", "hybrid", "semantic"),
+            limit: int = 100) -> dict[str, dict[str, float]]:
+    """End-to-end ``Service.search`` time per query (limit 100, no snippets: what ``eval`` times), per mode."""
+    import numpy as np
+
+    out = {}
+    texts = list(queries.values())
+    for mode in modes:
+        service.search(texts[0], limit=limit, mode=mode, snippets=False)  # warm-up: model load
+        times = []
+        for text in texts:
+            t0 = time.perf_counter()
+            service.search(text, limit=limit, mode=mode, snippets=False)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[mode] = {"p50_ms": round(float(np.percentile(times, 50)), 1),
+                     "p95_ms": round(float(np.percentile(times, 95)), 1), "queries": len(times)}
+    return out
+
+
+def exact_gap(service: Service, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+              n: int) -> dict[str, float]:
+    """nDCG@10 of semantic search and of exact MaxSim (raw vectors, every passage) on the first ``n`` queries."""
+    from desktop_search.core.evaluate import _exact_runner
+
+    qids = list(queries)[:n]
+    rank = _exact_runner(service)
+    exact, semantic = [], []
+    for q in qids:
+        exact.append(ndcg_at(rank(queries[q]), qrels[q]))
+        response = service.search(queries[q], limit=100, mode="semantic", snippets=False)
+        semantic.append(ndcg_at([Path(r.path).stem for r in response.results], qrels[q]))
+    return {"queries": len(qids), "semantic_ndcg@10": round(statistics.fmean(semantic), 4),
+            "exact_ndcg@10": round(statistics.fmean(exact), 4),
+            "semantic_minus_exact": round(statistics.fmean(semantic) - statistics.fmean(exact), 4)}

@@ -48,6 +48,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=Path("/tmp/shared-bench/standin-model"))
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--lists", type=Path, help="cache of the collected lists (JSON)")
+    parser.add_argument("--latency", type=int, default=0, help="also time N queries end to end per mode")
+    parser.add_argument("--exact", type=int, default=0, help="also compare semantic with exact MaxSim on N queries")
     args = parser.parse_args()
     queries, qrels = lab.beir_queries(args.beir)
     cache = args.lists or args.data_dir / "fusion-lists.json"
@@ -58,16 +60,16 @@ def main() -> int:
         with lab.open_eval(args.data_dir, args.beir.name, args.model) as service:
             lists, files, timing = lab.collect(service, queries)
         lab.save(cache, lists, files)
-    singles = {m: lab.score(lists, files, DEFAULT_FUSION, m) for m in ("semantic", "keyword")}
+    singles = {m: lab.score(lists, files, qrels, DEFAULT_FUSION, m) for m in ("semantic", "keyword")}
     best_single = max(v["ndcg@10"] for v in singles.values())
-    scored = [(lab.score(lists, files, p, "hybrid")["ndcg@10"], p) for p in coarse()]
+    scored = [(lab.score(lists, files, qrels, p, "hybrid")["ndcg@10"], p) for p in coarse()]
     scored.sort(key=lambda sp: -sp[0])
-    scored += [(lab.score(lists, files, p, "hybrid")["ndcg@10"], p) for p in fine(scored[0][1].norm)]
+    scored += [(lab.score(lists, files, qrels, p, "hybrid")["ndcg@10"], p) for p in fine(scored[0][1].norm)]
     scored.sort(key=lambda sp: -sp[0])
     per_norm = {}
     for value, params in scored:
         per_norm.setdefault(params.norm, (value, params))
-    chosen = {m: lab.score(lists, files, DEFAULT_FUSION, m) for m in ("hybrid", "keyword", "semantic")}
+    chosen = {m: lab.score(lists, files, qrels, DEFAULT_FUSION, m) for m in ("hybrid", "keyword", "semantic")}
     floors = [lab.floor_report(lists, files, qrels, replace(DEFAULT_FUSION, floor=f)) for f in (0.3, 0.4, 0.5, 0.6)]
     out = {
         "dataset": args.beir.name, "queries": len(lists), "grid_size": len(scored),
@@ -77,6 +79,12 @@ def main() -> int:
         "hybrid_minus_best_single": round(chosen["hybrid"]["ndcg@10"] - best_single, 4),
         "floor": floors, "timing_ms": timing,
     }
+    if args.latency or args.exact:
+        with lab.open_eval(args.data_dir, args.beir.name, args.model) as service:
+            if args.latency:
+                out["latency"] = lab.latency(service, dict(list(queries.items())[: args.latency]))
+            if args.exact:
+                out["exact"] = lab.exact_gap(service, queries, qrels, args.exact)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fusion_scifact.json").write_text(json.dumps(out, indent=1))
     lines = [
@@ -105,6 +113,17 @@ def main() -> int:
     for f in floors:
         lines.append(f"| {f['floor']} | {f['relevant_marked_weak']}/{f['relevant_in_top10']} | "
                      f"{f['others_marked_weak']}/{f['others_in_top10']} |")
+    if "latency" in out:
+        lines += ["", "End-to-end `Service.search` on the SciFact eval index (limit 100, no snippets, as `eval` times "
+                  "it), on a 2-core machine shared with 7 other engineers' builds and tests (load 10-17): "
+                  "absolute times are inflated, see the note", "", "| mode | p50 ms | p95 ms | queries |",
+                  "|---|---|---|---|"]
+        for m, r in out["latency"].items():
+            lines.append(f"| {m} | {r['p50_ms']} | {r['p95_ms']} | {r['queries']} |")
+    if "exact" in out:
+        e = out["exact"]
+        lines += ["", f"Semantic vs exact MaxSim on the first {e['queries']} queries: {e['semantic_ndcg@10']:.4f} vs "
+                  f"{e['exact_ndcg@10']:.4f} ({e['semantic_minus_exact']:+.4f})"]
     text = "\n".join(lines) + "\n"
     (RESULTS / "fusion_scifact.md").write_text(text)
     print(text)
