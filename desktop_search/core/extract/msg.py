@@ -30,17 +30,29 @@ _ATTACH_LONG_NAME, _ATTACH_NAME, _ATTACH_DATA = 0x3707, 0x3704, 0x3701
 _MAX_ATTACHMENTS = 500
 
 
+class _Tree:
+    """The compound file and its entries, listed once (a message with many attachments and a large
+    directory was quadratic: 500 attachments, 20,000 entries: 19.8 s)."""
+
+    def __init__(self, ole: Any):
+        self.ole = ole
+        self.streams: dict[tuple[str, ...], set[str]] = {}  # storage path -> names of its streams
+        for entry in ole.listdir(streams=True, storages=False):
+            self.streams.setdefault(tuple(entry[:-1]), set()).add(entry[-1])
+        self.storages = {tuple(entry) for entry in ole.listdir(streams=False, storages=True)}
+
+
 class _Props:
     """The properties of one message (or attachment, or recipient) storage."""
 
-    def __init__(self, ole: Any, prefix: list[str], codepage: str = "cp1252"):
-        self.ole = ole
+    def __init__(self, tree: _Tree, prefix: list[str], codepage: str = "cp1252"):
+        self.ole = tree.ole
         self.prefix = prefix
         self.codepage = codepage
-        self._names = {tuple(e) for e in ole.listdir(streams=True, storages=False) if e[:-1] == prefix}
+        self._names = tree.streams.get(tuple(prefix), set())
 
     def _stream(self, name: str, cap: int) -> bytes | None:
-        if (*self.prefix, name) not in self._names:
+        if name not in self._names:
             return None
         size = self.ole.get_size("/".join([*self.prefix, name]))
         if size > cap:
@@ -106,17 +118,17 @@ def _rtf_body(data: bytes, limits: ExtractLimits) -> str:
         raise ExtractionFailed("corrupt Outlook message (damaged RTF body)") from exc
 
 
-def _storages(ole: Any, prefix: list[str], kind: str) -> list[list[str]]:
-    found = {tuple(e[: len(prefix) + 1]) for e in ole.listdir(streams=True, storages=True)
-             if len(e) > len(prefix) and e[: len(prefix)] == prefix and e[len(prefix)].startswith(kind)}
+def _storages(tree: _Tree, prefix: list[str], kind: str) -> list[list[str]]:
+    n = len(prefix)
+    found = {e for e in tree.storages if len(e) == n + 1 and list(e[:n]) == prefix and e[n].startswith(kind)}
     return [list(e) for e in sorted(found)]
 
 
-def _message(ole: Any, prefix: list[str], builder: TextBuilder, limits: ExtractLimits,
+def _message(tree: _Tree, prefix: list[str], builder: TextBuilder, limits: ExtractLimits,
              attachments: list[tuple[str, bytes]], depth: int) -> dict[str, str]:
-    top = _Props(ole, prefix)
+    top = _Props(tree, prefix)
     fixed = top.fixed(32 if not prefix else 24)
-    props = _Props(ole, prefix, _codepage(fixed))
+    props = _Props(tree, prefix, _codepage(fixed))
     meta: dict[str, str] = {}
     subject = props.text(_SUBJECT) or ""
     sender = props.text(_SENDER_NAME) or ""
@@ -126,8 +138,8 @@ def _message(ole: Any, prefix: list[str], builder: TextBuilder, limits: ExtractL
     recipients = [props.text(_TO) or "", props.text(_CC) or ""]
     if not any(recipients):  # the display fields are missing: the recipient storages
         names = []
-        for recip in _storages(ole, prefix, "__recip_version1.0_#"):
-            r = _Props(ole, recip, props.codepage)
+        for recip in _storages(tree, prefix, "__recip_version1.0_#"):
+            r = _Props(tree, recip, props.codepage)
             name, addr = r.text(0x3001) or "", r.text(0x39FE) or r.text(0x3003) or ""
             names.append(f"{name} <{addr}>" if name and addr and addr not in name else name or addr)
         recipients[0] = "; ".join(n for n in names if n)
@@ -152,16 +164,16 @@ def _message(ole: Any, prefix: list[str], builder: TextBuilder, limits: ExtractL
         builder.add(body.replace("\r\n", "\n"))
     builder.newline()
     names = []
-    for storage in _storages(ole, prefix, "__attach_version1.0_#")[:_MAX_ATTACHMENTS]:
-        a = _Props(ole, storage, props.codepage)
+    for storage in _storages(tree, prefix, "__attach_version1.0_#")[:_MAX_ATTACHMENTS]:
+        a = _Props(tree, storage, props.codepage)
         name = (a.text(_ATTACH_LONG_NAME) or a.text(_ATTACH_NAME) or "").strip() or f"attachment {len(names) + 1}"
         names.append(name)
         data = a.binary(_ATTACH_DATA, limits.max_file_bytes)
         if data is not None:
             attachments.append((name, data))
-        elif depth < 3 and (*storage, "__substg1.0_3701000D") in {tuple(e) for e in ole.listdir(storages=True)}:
+        elif depth < 3 and (*storage, "__substg1.0_3701000D") in tree.storages:
             builder.add(f"\nAttached message: {name}\n")  # an embedded message: read in place
-            _message(ole, [*storage, "__substg1.0_3701000D"], builder, limits, attachments, depth + 1)
+            _message(tree, [*storage, "__substg1.0_3701000D"], builder, limits, attachments, depth + 1)
     if names:
         builder.add("\nAttachments: " + ", ".join(names) + "\n")
         meta.setdefault("attachments", ", ".join(names)[:1000])
@@ -174,7 +186,7 @@ def extract_msg(path: Path, limits: ExtractLimits) -> Extracted:
     attachments: list[tuple[str, bytes]] = []
     builder = TextBuilder(limits.max_text_chars)
     try:
-        meta = _message(ole, [], builder, limits, attachments, 1)
+        meta = _message(_Tree(ole), [], builder, limits, attachments, 1)
     except (struct.error, OSError, ValueError, IndexError, KeyError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise
