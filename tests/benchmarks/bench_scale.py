@@ -61,6 +61,8 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
         events.append((time.monotonic(), p.phase, p.message))
 
     with Service(args.data, model=str(args.model), allow_download=False) as s:
+        if args.flat_limit:  # for this build only: PLAID segments at small sizes (the codec trains sooner)
+            s.settings.flat_max_tokens = args.flat_limit
         SC.synthetic_forward(s.encoder())
         t0 = time.monotonic()
         report = s.index([str(args.corpus)], progress=progress)
@@ -277,7 +279,7 @@ def run_phase(name: str, **kw: Any) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--phase", name]
     for k, v in kw.items():
         if v is not None:
-            cmd += [f"--{k}", str(v)]
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
     print(f"[{time.strftime('%H:%M:%S')}] {name} {kw.get('data', '')}", file=sys.stderr, flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -396,6 +398,8 @@ def main() -> int:
     parser.add_argument("--sweep", default="2:96,8:96,4:64,4:192,8:192", help="probe:budget settings to try")
     parser.add_argument("--beir", type=Path, default=BEIR, help="the SciFact BEIR folder (text source)")
     parser.add_argument("--keep", action="store_true", help="reuse built indexes and model timings")
+    parser.add_argument("--flat-limit", type=int, default=0,
+                        help="flat_max_tokens for the builds (0: the default setting)")
     parser.add_argument("--label", default="", help="a line for the results (which code was measured)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the results from the phase outputs a --work folder holds (no measuring)")
@@ -443,7 +447,7 @@ def main() -> int:
             shutil.rmtree(data, ignore_errors=True)
             for extra in [*corpus.glob("added-*"), *corpus.glob("ready-*")]:  # left by earlier add tests
                 shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
-            build = run_phase("build", data=data, corpus=corpus, model=tiny)
+            build = run_phase("build", data=data, corpus=corpus, model=tiny, flat_limit=args.flat_limit or None)
             (work / f"build-{size}.json").write_text(json.dumps(build))
         build = json.loads((work / f"build-{size}.json").read_text())
         measure = run_phase("measure", data=data, model=tiny, queries=args.queries, sweep=args.sweep, ettin=ettin)
