@@ -202,3 +202,15 @@ def test_policy_rebuilds_only_when_the_data_drifted_or_outgrew_the_codec_and_onl
     assert plan(drifted, Policy(flat_limit=1_000, final=False)) is None
     grown = [fake(1, "plaid", 700_000, trained=40_000)]
     assert plan(grown, Policy(flat_limit=100_000)).reason == "rebuild"
+
+
+def test_the_training_sample_is_capped_in_tokens_and_unchanged_below_the_cap():
+    from desktop_search.core.index.codec import training_sample
+
+    lengths = np.random.default_rng(3).integers(50, 400, size=20_000)
+    capped = training_sample(lengths, max_tokens=500_000)
+    assert lengths[capped].sum() <= 500_000 and len(capped) > 1_000
+    assert np.array_equal(capped, training_sample(lengths, max_tokens=500_000))  # deterministic
+    assert np.all(np.diff(capped) > 0)  # in order, each once
+    small = lengths[:300]
+    assert np.array_equal(training_sample(small), np.arange(300))  # below the cap: every passage, as before
