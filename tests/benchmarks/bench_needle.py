@@ -99,6 +99,7 @@ def make_files(folder: Path, beir: Path, model: Path, n_files: int, min_tokens: 
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(model / "tokenizer.json"))
+    tok.no_truncation()  # the stand-in's tokenizer.json truncates at 128: count every token
     texts = filler(beir)
     rng = random.Random(1313)
     folder.mkdir(parents=True, exist_ok=True)

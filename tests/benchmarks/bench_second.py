@@ -46,11 +46,18 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/shared-bench/debian-data"))
     parser.add_argument("--model", type=Path, default=Path("/tmp/shared-bench/standin-model"))
     parser.add_argument("--no-app-eval", action="store_true", help="score the lists only (index must exist)")
+    parser.add_argument("--lists", type=Path, help="cache of the collected lists (JSON; reused when present)")
     args = parser.parse_args()
     app = None if args.no_app_eval else app_eval(args.data_dir, args.model, args.beir)
     queries, qrels = lab.beir_queries(args.beir)
-    with lab.open_eval(args.data_dir, args.beir.name, args.model) as service:
-        lists, files, timing = lab.collect(service, queries)
+    timing: dict[str, float] = {}
+    if args.lists and args.lists.exists():
+        lists, files = lab.load(args.lists)
+    else:
+        with lab.open_eval(args.data_dir, args.beir.name, args.model) as service:
+            lists, files, timing = lab.collect(service, queries)
+        if args.lists:
+            lab.save(args.lists, lists, files)
     scores = {m: lab.score(lists, files, qrels, DEFAULT_FUSION, m) for m in ("hybrid", "keyword", "semantic")}
     best_single = max(scores["keyword"]["ndcg@10"], scores["semantic"]["ndcg@10"])
     out = {"dataset": args.beir.name, "queries": len(lists), "docs": len(files), "fusion": asdict(DEFAULT_FUSION),
