@@ -108,7 +108,7 @@ def test_a_restrictive_filter_is_applied_before_the_semantic_ranking(indexed):
     assert names and not any(n.startswith("filler-") for n in names)
 
 
-def test_search_makes_no_disk_call_per_result(indexed, monkeypatch):
+def test_the_keystroke_search_makes_no_disk_call_per_result(indexed, monkeypatch):
     service, _ = indexed
     calls: list[str] = []
     real_exists, real_stat = os.path.exists, os.stat
@@ -123,7 +123,8 @@ def test_search_makes_no_disk_call_per_result(indexed, monkeypatch):
 
     monkeypatch.setattr(os.path, "exists", exists)
     monkeypatch.setattr(os, "stat", stat)
-    response = service.search("magma", limit=20, mode="keyword")
+    # the keystroke path (the window's staged search); a one-shot search (CLI, eval) checks what it shows
+    response = next(iter(service.search_stages("magma", limit=20, modes=("keyword",))))
     assert len(response.results) >= 20
     result_paths = {r.path for r in response.results}
     assert not result_paths & set(calls)  # the watched folder may be looked at once, never each file

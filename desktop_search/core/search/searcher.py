@@ -15,6 +15,7 @@ from .. import paths as P
 from ..catalog import Catalog
 from ..encoder import Encoder, QueryVectors
 from ..index import SegmentStore
+from ..members import on_disk
 from ..model import ModelMismatch
 from ..query import SORTS, ParsedQuery, QueryError, parse_query
 from ..scan import ROOT_NOT_FOLDER, ROOT_OK, root_state
@@ -60,13 +61,14 @@ class Searcher:
         self, text: str, limit: int = 10, mode: str = "hybrid", snippets: bool = True,
         should_stop: Callable[[], bool] | None = None, sort: str = "relevance", explain: bool = False,
     ) -> SearchResponse:
-        for response in self.stages(text, limit, (mode,), snippets, should_stop, sort, explain):
+        for response in self.stages(text, limit, (mode,), snippets, should_stop, sort, explain, verify=True):
             return response
         return SearchResponse(text, mode, 0.0, [], "cancelled")
 
     def stages(
         self, text: str, limit: int = 10, modes: Sequence[str] = ("keyword", "hybrid"), snippets: bool = True,
         should_stop: Callable[[], bool] | None = None, sort: str = "relevance", explain: bool = False,
+        verify: bool = False,
     ) -> Iterator[SearchResponse]:
         """One response per mode, in order, sharing the work they have in common: the window shows the
         keyword ranking at once and replaces it with the hybrid one. Stops early, yielding nothing more,
@@ -84,7 +86,11 @@ class Searcher:
         filt = FileFilter.of(q)
         limits = restriction(c, q)
         pool = max(limit * 3, 30)
-        opts = Options(limit, snippets, explain, self.fusion.floor, hidden_paths([P.from_db(r) for r in c.roots()]))
+        hidden = hidden_paths([P.from_db(r) for r in c.roots()])
+        if verify:  # a one-shot search (CLI, eval): no watcher may be running, so look at what is shown
+            offline = hidden
+            hidden = lambda path: offline(path) or not on_disk(path)  # noqa: E731
+        opts = Options(limit, snippets, explain, self.fusion.floor, hidden)
         keyword_lists: list[tuple[str, list[Hit]]] | None = None
         semantic_hits: list[Hit] | None = None
         qv: QueryVectors | None = None
