@@ -25,7 +25,7 @@ from . import paths as P
 from .catalog import Catalog, CatalogError, Writer
 from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder
+from .encoder import Encoder, choose_device
 from .encoder.light_query import LightQueryEncoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
@@ -252,12 +252,25 @@ class Service(LiveIndex, Repair):
                 raise ModelUnavailable(self._model_error)
             try:
                 location = self.model_location()
-                model = load_colbert(location, self.settings.effective_threads(), quantize=self.settings.quantize)
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location))
+                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
+                model = load_colbert(location, self.settings.effective_threads(),
+                                     quantize=self.settings.quantize and device.name == "cpu")
+                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
             except ModelUnavailable as exc:
                 self._model_error = str(exc)
                 raise
             return self._encoder
+
+    def device_description(self) -> dict[str, Any]:
+        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
+        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
+        encoder = self._encoder
+        if encoder is not None:
+            name, note = encoder.device, encoder.device_note
+        else:
+            choice = choose_device(self.settings.device)
+            name, note = choice.name, choice.note
+        return {"device": name, "device_setting": self.settings.device, "device_note": note}
 
     def _model_key(self) -> str | None:
         """The key of the model in force, found without loading it (None: not on disk yet)."""
@@ -402,6 +415,7 @@ class Service(LiveIndex, Repair):
             "ocr": self.settings.ocr,
             "ocr_active": self.settings.ocr_active(),
             **c.ocr_counts(),
+            **self.device_description(),
         }
         # files met and not read, per reason: "not a document", "excluded", "symbolic link"... (issue 15)
         out["skipped_by_reason"] = skip_counts(c.skipped_reasons())
