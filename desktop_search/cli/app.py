@@ -8,6 +8,7 @@ turns the service's errors into one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sqlite3
@@ -69,10 +70,8 @@ def _exit_now(code: int) -> None:
     thread pools takes ~3 s after the work is done (a Ctrl+C'd index would take that long to end). By
     now the service is closed (catalog committed and closed, lock released); only output is flushed."""
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 

@@ -100,7 +100,7 @@ def _stop_flag() -> threading.Event:
     """First Ctrl+C / SIGTERM asks the job to stop at the next safe point."""
     flag = threading.Event()
 
-    def handler(signum: int, frame: Any) -> None:
+    def handler(_signum: int, _frame: Any) -> None:
         if flag.is_set():
             raise KeyboardInterrupt
         flag.set()

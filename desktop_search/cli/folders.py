@@ -48,7 +48,7 @@ def _cmd_remove(service: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_watch(service: Any, args: argparse.Namespace) -> int:
+def _cmd_watch(service: Any, _args: argparse.Namespace) -> int:
     from desktop_search.core.service import watch
 
     stop = _stop_flag()

@@ -46,7 +46,7 @@ class Compactor:
     reader: Catalog
     settings: Settings
     model_key: str
-    message: Callable[[str], None] = lambda m: None  # progress line for the person watching
+    message: Callable[[str], None] = lambda _m: None  # progress line for the person watching
     check: Callable[[], None] = lambda: None  # raises to cancel
     duty: float = 0.8  # share of wall time a merge may work; it sleeps the rest (throttle)
     max_merges: int = 8  # per call: a run never spends unbounded time merging
@@ -66,9 +66,9 @@ class Compactor:
     def run(self, final: bool) -> list[MergeReport]:
         """Merge until the policy is satisfied (at most ``max_merges`` merges)."""
         self.store.refresh(self.reader)
-        if any(not e.n_live for e in self.store.view.live):  # all re-encoded (new model) or deleted
-            if self.writer.call(lambda c: c.drop_empty_segments()):
-                self._settle()
+        # all re-encoded (new model) or deleted
+        if any(not e.n_live for e in self.store.view.live) and self.writer.call(lambda c: c.drop_empty_segments()):
+            self._settle()
         merged = []
         for _ in range(self.max_merges):
             with self.store.acquire() as view:  # the sources stay open (and on disk) while they are read
@@ -80,9 +80,10 @@ class Compactor:
                     break
                 merged.append(self._merge(chosen, view))
         archives = any(e.state == "archived" for e in self.store.view.entries)
-        if merged and archives and not self.settings.keep_raw_vectors:
-            if self.writer.call(lambda c: c.drop_archived_segments()):  # derived: the codes are the vectors now
-                self._settle()
+        # archives are derived: the codes are the vectors now
+        if (merged and archives and not self.settings.keep_raw_vectors
+                and self.writer.call(lambda c: c.drop_archived_segments())):
+            self._settle()
         return merged
 
     def rebuild(self) -> MergeReport | None:

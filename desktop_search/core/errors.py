@@ -7,6 +7,7 @@ destroy good data, so each gets its own exception and a one-line message saying 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -125,8 +126,6 @@ def writable(path: Path) -> bool:
         # a full disk can still take an empty file; anything else means read-only for us
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
     os.close(fd)
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(probe)
-    except OSError:
-        pass
     return True

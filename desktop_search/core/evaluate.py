@@ -10,6 +10,7 @@ vectors (no PLAID, no fusion).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -92,10 +93,9 @@ def _eval_service(main: Any, dataset: str) -> Any:
     from .service import Service
 
     model = main._model_option
-    try:
+    # keyword-only eval, or the error comes back from the eval index with its own words
+    with contextlib.suppress(ModelUnavailable):
         model = str(main.model_location().path)
-    except ModelUnavailable:
-        pass  # keyword-only eval, or the error comes back from the eval index with its own words
     sub = Service(main.data_dir / "eval" / dataset / "index", model=model,
                   context_length=main.settings.context_length, threads=main.settings.threads,
                   allow_download=False)

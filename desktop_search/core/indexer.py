@@ -99,7 +99,7 @@ class Indexer:
         self.settings = settings
         self._encoder = encoder
         self._model_key = model_key
-        self._progress = progress or (lambda p: None)
+        self._progress = progress or (lambda _p: None)
         self._should_stop = should_stop or (lambda: False)
         self.yield_to: Callable[[], bool] = lambda: False
         self.kept_pool: KeptPool | None = None  # extraction workers kept between incremental runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import sys
@@ -24,7 +25,5 @@ def release_memory() -> None:
         except Exception:  # a driver gone away: nothing more to give back
             pass
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # musl and friends: nothing to trim
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # musl and friends: nothing to trim
-            pass

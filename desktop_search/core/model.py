@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,6 @@ def read_model_info(path: Path) -> dict[str, Any]:
     info: dict[str, Any] = {}
     cfg = path / "config_sentence_transformers.json"
     if cfg.exists():
-        try:
+        with suppress(ValueError):
             info.update(json.loads(cfg.read_text()))
-        except ValueError:
-            pass
     return info

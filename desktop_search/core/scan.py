@@ -115,7 +115,7 @@ class Scanner:
     def __init__(self, rules: Rules, progress: Callable[[int, str], None] | None = None,
                  check: Callable[[], None] | None = None):
         self.rules = rules
-        self._progress = progress or (lambda n, where: None)
+        self._progress = progress or (lambda _n, _where: None)
         self._check = check or (lambda: None)
         self._candidate: dict[str, bool] = {}  # by suffix: is_candidate builds a Path per call
 
@@ -271,10 +271,7 @@ def diff(writer: Writer, reader: Catalog, scan: ScanResult, roots: list[str],
     for p in [p for p in failed if SEPARATOR in p and archive_of(p, known)]:
         del failed[p]
     by_scanner = {P.from_db(p) for p in reader.scanner_skipped_paths(scan.scopes)}
-    if scan.scopes is None:
-        scopes = [r for r in roots if r not in scan.missing_roots]
-    else:
-        scopes = scan.scopes
+    scopes = [r for r in roots if r not in scan.missing_roots] if scan.scopes is None else scan.scopes
     protected = scan.unreadable_dirs + scan.missing_roots
 
     def in_scope(p: str) -> bool:

@@ -8,6 +8,7 @@ in force is the catalog's (``switch_model``), overridden for one run by ``--mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -531,10 +532,8 @@ class _ReaderSlot:
         self.catalog = catalog
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closed already, or the interpreter is shutting down
             self.catalog.close()
-        except Exception:  # closed already, or the interpreter is shutting down
-            pass
 
     def __del__(self) -> None:
         self.close()

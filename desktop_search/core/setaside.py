@@ -8,6 +8,7 @@ a deep check passing; only then are the older ones removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -58,8 +59,6 @@ def drop_older(data_dir: Path, keep: Path | None = None) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
         dropped.append(folder.name)
     base = data_dir / SET_ASIDE
-    try:
+    with contextlib.suppress(OSError):
         base.rmdir()  # only when empty
-    except OSError:
-        pass
     return dropped

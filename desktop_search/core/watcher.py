@@ -15,6 +15,7 @@ own thread hands batches to ``on_change``; ``watch`` runs the index jobs on the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -218,10 +219,8 @@ class ChangeMonitor:
             elif was and not now:
                 watch = self._watches.pop(root, None)
                 if watch is not None:
-                    try:
+                    with contextlib.suppress(KeyError, OSError):
                         self._observer.unschedule(watch)
-                    except (KeyError, OSError):
-                        pass
             if now != was:
                 self._online[root] = now
                 changed = True

@@ -35,7 +35,7 @@ from desktop_search.core.scan import Scanner  # noqa: E402
 from desktop_search.core.service import Service  # noqa: E402
 
 RESULTS = ROOT / "tests" / "benchmarks" / "results"
-WORDS = "river stone pelican ledger harbour violet anchor meadow copper lantern".split()
+WORDS = ["river", "stone", "pelican", "ledger", "harbour", "violet", "anchor", "meadow", "copper", "lantern"]
 
 
 def _text(i: int) -> bytes:

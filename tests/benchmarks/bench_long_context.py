@@ -136,8 +136,8 @@ def child_e2e(model_dir: Path, folder: Path, context: int, threads: int) -> dict
     from desktop_search.core.service import Service
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))]
-    with tempfile.TemporaryDirectory() as data:
-        with Service(data, model=str(model_dir), context_length=context, threads=threads) as service:
+    with tempfile.TemporaryDirectory() as data, \
+            Service(data, model=str(model_dir), context_length=context, threads=threads) as service:
             enc: Encoder = service.encoder()  # type: ignore[assignment]
             tokens = sum(enc.count_tokens(t) for t in texts)
             started = time.perf_counter()

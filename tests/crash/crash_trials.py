@@ -290,9 +290,9 @@ def run(trials: int, files: int, model: Path | None, seed: int, work: Path, flat
         reruns = [cli(data, model, *command)] if kind == "settings" else []
         # include is not idempotent: once the pattern is gone it says so and exits 1, and `index` reads the files
         # the removed pattern lets in
-        if verb == "include" and reruns[0].returncode == 1 and "no exclusion" in reruns[0].stderr:
-            if phase in ("reconcile", "after-reconcile"):
-                reruns[0].returncode = 0
+        if (verb == "include" and reruns[0].returncode == 1 and "no exclusion" in reruns[0].stderr
+                and phase in ("reconcile", "after-reconcile")):
+            reruns[0].returncode = 0
         reruns.append(cli(data, model, "index"))
         rerun_exit = max(r.returncode for r in reruns)
         doctor = cli(data, model, "doctor")

@@ -76,10 +76,7 @@ def fuzz_extractor(target: str, seconds: float, rng: random.Random, workers: int
     from desktop_search.core.extract import extract_many
 
     limits = limits_for_fuzz()
-    if target == "registry":
-        seeds = all_seeds()
-    else:
-        seeds = seeds_for(target)
+    seeds = all_seeds() if target == "registry" else seeds_for(target)
     stats: dict[str, Any] = {"executions": 0, "crash": 0, "hang": 0, "error": 0, "bad result": 0,
                              "findings": [], "seeds": len(seeds), "max_worker_seconds": 0.0, "max_overrun_s": 0.0}
     seen: Counter[str] = Counter()

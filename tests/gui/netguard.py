@@ -30,10 +30,8 @@ LOG_ENV = "NETGUARD_LOG"
 def _is_network(event: str, args: tuple[Any, ...]) -> bool:
     if event not in NET_EVENTS:
         return False
-    if event in ("socket.connect", "socket.sendto", "socket.sendmsg") and args:
-        if getattr(args[0], "family", None) == getattr(socket, "AF_UNIX", object()):
-            return False
-    return True
+    local = getattr(args[0], "family", None) == getattr(socket, "AF_UNIX", object()) if args else False
+    return not (event in ("socket.connect", "socket.sendto", "socket.sendmsg") and local)  # UNIX sockets are local
 
 
 class Guard:

@@ -116,9 +116,9 @@ def test_a_download_that_stays_corrupt_is_never_complete_nor_loaded(fake_hub: An
     assert find_model(MODEL, tmp_path)[0] is None
     from desktop_search.core.service import Service
 
-    with Service(tmp_path, model=MODEL, allow_download=False) as service:
-        with pytest.raises(ModelUnavailable, match="not downloaded"):
-            service.encoder()  # never loaded
+    with Service(tmp_path, model=MODEL, allow_download=False) as service, \
+            pytest.raises(ModelUnavailable, match="not downloaded"):
+        service.encoder()  # never loaded
 
 
 def test_a_file_cut_short_after_download_is_noticed_before_loading(fake_hub: Any, tmp_path: Path,
@@ -162,7 +162,7 @@ def test_hub_settings_are_changed_only_while_downloading(fake_hub: Any, tmp_path
 
     download_snapshot(MODEL, tmp_path / "m", None, None, snapshot_download=snapshot)
     assert during == [(True, min(before[1], download.CHUNK_BYTES))]
-    assert (constants.HF_HUB_DISABLE_XET, constants.DOWNLOAD_CHUNK_SIZE) == before
+    assert before == (constants.HF_HUB_DISABLE_XET, constants.DOWNLOAD_CHUNK_SIZE)
 
 
 def test_loading_a_model_leaves_the_hub_online_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,9 +115,8 @@ def test_a_failed_commit_is_rolled_back(tmp_path):
         catalog.db.execute(
             "CREATE TABLE child (id INTEGER PRIMARY KEY, "
             "parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
-        with pytest.raises(sqlite3.IntegrityError):
-            with catalog.transaction():
-                catalog.db.execute("INSERT INTO child(parent) VALUES (42)")  # checked only at COMMIT
+        with pytest.raises(sqlite3.IntegrityError), catalog.transaction():
+            catalog.db.execute("INSERT INTO child(parent) VALUES (42)")  # checked only at COMMIT
         assert not catalog.db.conn.in_transaction
         with catalog.transaction():
             catalog.db.execute("INSERT INTO parent(id) VALUES (1)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -102,10 +102,8 @@ def _rollback(db: sqlite_utils.Database) -> None:
     """Leave no transaction open: SQLite may already have rolled back (a full disk does), and a
     ROLLBACK that fails must not hide the error that led here."""
     if db.conn.in_transaction:
-        try:
+        with suppress(sqlite3.Error):
             db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 @contextmanager

@@ -37,7 +37,7 @@ def stop_hooks(model: Any, should_stop: Callable[[], bool] | None) -> Iterator[N
         return
     owner = threading.get_ident()
 
-    def check(module: Any, args: Any) -> None:
+    def check(_module: Any, _args: Any) -> None:
         if threading.get_ident() == owner and should_stop():
             raise EncodingStopped()
 

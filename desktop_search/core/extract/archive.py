@@ -133,7 +133,7 @@ def _zip_entries(path: Path) -> Iterator[_Entry]:
 
 def _tar_entries(path: Path) -> Iterator[_Entry]:
     try:
-        tf = tarfile.open(path, "r:*")
+        tf = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by the `with tf:` below, after the error check)
     except (tarfile.TarError, EOFError, zlib.error, ValueError) as exc:
         raise ExtractionFailed("corrupt or unsupported archive") from exc
     with tf:
@@ -335,7 +335,7 @@ def _skip_reason(name: str) -> str | None:
     return skip_reason(name.rsplit("/", 1)[-1])
 
 
-def _is_archive(path: Path, name: str) -> bool:
+def _is_archive(_path: Path, name: str) -> bool:
     from .registry import is_archive_name
 
     return is_archive_name(name)

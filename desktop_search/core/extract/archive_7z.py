@@ -40,7 +40,7 @@ def read_7z(reader: _Reader, path: Path, prefix: str, depth: int) -> None:
         raise _damaged(exc) from exc
 
 
-def _read(reader: _Reader, archive: Any, path: Path, prefix: str, depth: int) -> None:
+def _read(reader: _Reader, archive: Any, _path: Path, prefix: str, depth: int) -> None:
     infos = archive.list()
     wanted: dict[str, Any] = {}
     for info in infos:
@@ -101,7 +101,7 @@ class _SevenZipMember:
         self.name = name
         self.path = sink.reader.scratch(name)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        self.handle: IO[bytes] | None = open(fd, "wb")
+        self.handle: IO[bytes] | None = open(fd, "wb")  # noqa: SIM115 (kept open across py7zr's writes; closed in close())
         sink.open_files.append(self.path)
         self.written = 0
         self.too_large = False
@@ -121,10 +121,10 @@ class _SevenZipMember:
         self.handle.write(data)
         return len(data)
 
-    def read(self, size: int | None = None) -> bytes:
+    def read(self, size: int | None = None) -> bytes:  # noqa: ARG002 (the file-object interface)
         return b""
 
-    def seek(self, offset: int, whence: int = 0) -> int:
+    def seek(self, offset: int, whence: int = 0) -> int:  # noqa: ARG002 (the file-object interface)
         return 0
 
     def flush(self) -> None:

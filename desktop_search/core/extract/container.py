@@ -41,9 +41,11 @@ class SafeZip:
             self.zf = zipfile.ZipFile(path)
             infos = self.zf.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError) as exc:
-            if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile):
-                if exc.errno is not None and exc.errno != errno.EINVAL:  # a real I/O error, not a format problem
-                    raise  # (EINVAL: zipfile seeking to a negative offset read from a damaged header)
+            # a real I/O error, not a format problem (EINVAL: zipfile seeking to a negative offset read from a
+            # damaged header)
+            if (isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.errno is not None
+                    and exc.errno != errno.EINVAL):
+                raise
             raise ExtractionFailed(f"corrupt {what}") from exc
         self._by_name: dict[str, zipfile.ZipInfo] = {}
         self._by_lower: dict[str, zipfile.ZipInfo] = {}

@@ -74,9 +74,9 @@ def extract_epub(path: Path, limits: ExtractLimits) -> Extracted:
                 if not item:
                     continue
                 href, media = item
-                if (media in _HTML_TYPES or posixpath.splitext(href)[1].lower() in _HTML_EXT) and z.has(href):
-                    if href not in chapters:
-                        chapters.append(href)
+                if ((media in _HTML_TYPES or posixpath.splitext(href)[1].lower() in _HTML_EXT) and z.has(href)
+                        and href not in chapters):
+                    chapters.append(href)
         if opf is None or not spine_seen:  # no usable package document: read every XHTML file by name
             chapters = sorted(n for n in z.names if posixpath.splitext(n)[1].lower() in (".xhtml", ".html", ".htm"))
         if not chapters and opf is None:

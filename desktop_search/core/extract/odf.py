@@ -52,9 +52,7 @@ def extract_odf(path: Path, limits: ExtractLimits) -> Extracted:
                         kind = "ods"
                     elif name == "presentation":
                         kind = "odp"
-                    elif name == "page" and kind == "odp":
-                        builder.section()
-                    elif name == "table" and kind == "ods":
+                    elif name == "page" and kind == "odp" or name == "table" and kind == "ods":
                         builder.section()
                     elif name == "table-cell" or name == "covered-table-cell":
                         cell = []

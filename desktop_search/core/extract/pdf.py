@@ -116,10 +116,7 @@ def _pdfium(path: Path, limits: ExtractLimits) -> Extracted:
 
     source = _pdfium_input(path)
     try:
-        if isinstance(source, str):
-            doc = pdfium.PdfDocument(source)
-        else:
-            doc = pdfium.PdfDocument(source, autoclose=True)
+        doc = pdfium.PdfDocument(source) if isinstance(source, str) else pdfium.PdfDocument(source, autoclose=True)
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise ExtractionFailed("encrypted PDF (a password is needed to open it)") from exc

@@ -30,6 +30,7 @@ itself when the app that started it disappears.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -299,10 +300,8 @@ class _Worker:
             return None
 
     def kill(self) -> int | None:
-        try:
+        with contextlib.suppress(OSError):
             self.proc.kill()
-        except OSError:
-            pass
         try:
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
@@ -317,10 +316,8 @@ class _Worker:
         if threading.current_thread() is not self.reader:
             self.reader.join(timeout=2)
         if not self.reader.is_alive() and self.proc.stdout is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdout.close()
-            except OSError:
-                pass
         return returncode
 
 

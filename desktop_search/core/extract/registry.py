@@ -63,9 +63,9 @@ def sniff(head: bytes) -> str:
     lowered = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in head[:4096].lower():
         return "html"
-    if lowered.startswith((b"from ", b"return-path:", b"received:", b"mime-version:", b"delivered-to:")):
-        if b"\nsubject:" in head[:16384].lower() or b"\nfrom:" in head[:16384].lower():
-            return "mail"
+    if lowered.startswith((b"from ", b"return-path:", b"received:", b"mime-version:", b"delivered-to:")) and (
+            b"\nsubject:" in head[:16384].lower() or b"\nfrom:" in head[:16384].lower()):
+        return "mail"
     return "text"
 
 

@@ -56,7 +56,7 @@ def rtf_to_plain(data: bytes) -> str:
     return join_surrogates(text)
 
 
-def extract_rtf(path: Path, limits: ExtractLimits) -> Extracted:
+def extract_rtf(path: Path, limits: ExtractLimits) -> Extracted:  # noqa: ARG001 (every extractor's signature)
     with open(path, "rb") as handle:
         data = handle.read()
     if not data.lstrip().startswith(b"{\\rtf"):

@@ -22,6 +22,7 @@ worker if its parent disappears, so a hung extraction cannot outlive the app.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -58,10 +59,8 @@ def _limit_memory(memory_mb: int) -> None:
         import resource
     except ImportError:  # not POSIX: the pool runs its watchdog for this worker instead
         return
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
     if memory_mb > 0:
         cap = memory_mb * 1024 * 1024
         try:
@@ -227,10 +226,8 @@ def main() -> int:
 
     logging.disable(logging.WARNING)
     for module in ("pypdfium2", "lxml.etree", "lxml.html", "charset_normalizer", "pypdf"):
-        try:
+        with contextlib.suppress(Exception):  # a missing optional library fails per file, with a reason
             __import__(module)
-        except Exception:  # noqa: S110 - a missing optional library fails per file, with a reason
-            pass
     from .pool import extract_in_process
     from .types import ExtractLimits
 

@@ -32,7 +32,7 @@ class Options:
     snippets: bool = True
     explain: bool = False
     floor: float = 0.5
-    hidden: Callable[[str], bool] = lambda path: False
+    hidden: Callable[[str], bool] = lambda _path: False
     literal_cache: dict[int, tuple[str, list[list[int]]]] = field(default_factory=dict)  # across stages
 
 

@@ -18,7 +18,7 @@ def coverage_of(q: ParsedQuery, words: list[str]) -> Callable[[str], float]:
     """A function giving the share of the query's words (``a OR b`` counting as one) that occur in a
     text, inflections included as the stemmed index finds them (patterns compiled once)."""
     if not words:
-        return lambda text: 1.0
+        return lambda _text: 1.0
     index = {w.lower(): i for i, w in enumerate(words)}
     slots: dict[int, int] = {}  # word index -> slot (alternatives share one)
     for group in q.alternatives:

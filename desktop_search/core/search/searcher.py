@@ -39,7 +39,7 @@ def hidden_paths(roots: Sequence[str]) -> Callable[[str], bool]:
         if state != ROOT_OK:
             gone.append((root, state == ROOT_NOT_FOLDER and os.path.isfile(root)))
     if not gone:
-        return lambda path: False
+        return lambda _path: False
 
     def hidden(path: str) -> bool:
         return any(P.under(path, root) and not (keep_root and path == root) for root, keep_root in gone)
