@@ -16,7 +16,6 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
@@ -24,9 +23,9 @@ from filelock import Timeout as LockTimeout
 
 from . import paths as P
 from .catalog import Catalog, CatalogError, Writer
-from .config import DEFAULT_MODEL, MODEL_ENV, Settings, default_data_dir, resolve_data_dir
+from .config import Settings, default_data_dir, resolve_data_dir
 from .download import DownloadCancelled
-from .encoder import Encoder, choose_device
+from .encoder import Encoder
 from .encoder.light_query import LightQueryEncoder
 from .errors import CatalogBusy, CatalogDamaged, DiskFull, ReadOnly, describe, writable
 from .evaluate import EvalError, run_eval
@@ -45,11 +44,8 @@ from .model import (
     ModelUnavailable,
     find_model,
     key_name,
-    load_colbert,
-    looks_like_hub_id,
-    model_key,
-    resolve_model,
 )
+from .model_owner import ModelOwner
 from .paths import display, exact_form
 from .privacy import FILE_MODE, make_private_dir, private_umask, redacted_traceback, tighten, write_private
 from .query import STOPWORDS, QueryError, parse_query
@@ -60,7 +56,7 @@ from .similar import find_similar, parse_target  # noqa: F401  (parse_target: th
 from .watcher import watch
 
 
-class Service(LiveIndex, Repair):
+class Service(LiveIndex, Repair, ModelOwner):
     def __init__(
         self,
         data_dir: str | os.PathLike[str] | None = None,
@@ -172,124 +168,6 @@ class Service(LiveIndex, Repair):
             "model": c.get_setting("model"),
         })
         write_private(self.data_dir / STATE, json.dumps(state, indent=1))  # 0600, atomic
-
-    # --- model -----------------------------------------------------------------------------------
-    def model_choice(self) -> str | None:
-        """The model in force: ``--model`` / DESKTOP_SEARCH_MODEL for this run, else the one the catalog
-        records (set by :meth:`switch_model`), else None (the default model)."""
-        return self._model_option or os.environ.get(MODEL_ENV) or self.reader().get_setting("model") or None
-
-    def model_location(self, allow_download: bool | None = None) -> ModelLocation:
-        if self._location is None:
-            allow = self._allow_download if allow_download is None else allow_download
-            choice = self.model_choice()
-            self._location = resolve_model(choice, self.data_dir, allow_download=allow,
-                                           progress=self._progress_message)
-            self._resolved_choice = choice
-        return self._location
-
-    def _follow_catalog_model(self) -> None:
-        """(Under _model_lock.) When the index's model was switched elsewhere (the CLI, another window)
-        and no one-run override is in force, forget the loaded one: the next use loads the catalog's."""
-        if self._location is None or self._model_option or os.environ.get(MODEL_ENV):
-            return
-        if self.model_choice() != self._resolved_choice:
-            self._location, self._encoder, self._model_error = None, None, None
-
-    def model_state(self) -> dict[str, Any]:
-        """The chosen model, the model the index's vectors are of, and how many files wait for encoding."""
-        c = self.reader()
-        index_key = c.get_setting("model_key")
-        key = self._model_key() or index_key or ""
-        return {"model": self.model_choice() or DEFAULT_MODEL,
-                "index_model": key_name(index_key) if index_key else None,
-                "files_to_encode": c.files_to_reencode(key)}
-
-    def adopt_model(self, choice: str) -> bool:
-        """Record ``choice`` as the index's model unless the catalog names one already (older windows
-        kept it in their own settings); nothing is re-encoded. Returns whether it was recorded."""
-
-        def adopt(c: Catalog) -> bool:
-            if c.get_setting("model") is not None:
-                return False
-            c.set_setting("model", choice)
-            return True
-
-        adopted = bool(self.writer.call(adopt))
-        if adopted:
-            self._save_state()
-        return adopted
-
-    def switch_model(self, choice: str | None) -> dict[str, Any]:
-        """Make ``choice`` (hub id or model folder; None: the default) this index's model, recorded in
-        the catalog for the window and the command line alike. Files whose vectors another model made
-        wait for encoding again; their old vectors stay searchable by the old model until the new ones
-        replace them, and are never served to the new one. Returns the model and how many files the
-        next index run encodes."""
-        if choice and not looks_like_hub_id(choice):
-            choice = str(Path(choice).expanduser().absolute())
-        location = resolve_model(choice, self.data_dir, allow_download=self._allow_download,
-                                 progress=self._progress_message)
-        key = model_key(location)
-        stored = None if choice in (None, DEFAULT_MODEL) else choice
-        with self._exclusive():
-            files = self.writer.call(lambda c: c.switch_model(stored, key))
-        with self._model_lock:  # the next encoder() call loads the new model
-            self._model_option = None
-            self._location = location
-            self._resolved_choice = self.model_choice()
-            self._encoder = None
-            self._model_error = None
-        self._save_state()
-        return {"model": location.name, "files_to_encode": int(files)}
-
-    def encoder(self) -> Encoder | None:
-        """The loaded encoder, loading it on first use; raises ModelUnavailable with a one-line reason."""
-        with self._model_lock:
-            self._follow_catalog_model()
-            if self._encoder is not None:
-                return self._encoder
-            if self._model_error is not None:
-                raise ModelUnavailable(self._model_error)
-            try:
-                location = self.model_location()
-                device = choose_device(self.settings.device)  # int8 layers run on the CPU only
-                model = load_colbert(location, self.settings.effective_threads(),
-                                     quantize=self.settings.quantize and device.name == "cpu")
-                self._encoder = Encoder(model, self.settings.context_length, key=model_key(location), device=device)
-            except ModelUnavailable as exc:
-                self._model_error = str(exc)
-                raise
-            return self._encoder
-
-    def device_description(self) -> dict[str, Any]:
-        """``device``: where the model encodes (the loaded encoder's, else where it would load), the
-        ``device_setting`` asked for, and ``device_note`` when they differ (one line, else None)."""
-        encoder = self._encoder
-        if encoder is not None:
-            name, note = encoder.device, encoder.device_note
-        else:
-            choice = choose_device(self.settings.device)
-            name, note = choice.name, choice.note
-        return {"device": name, "device_setting": self.settings.device, "device_note": note}
-
-    def _model_key(self) -> str | None:
-        """The key of the model in force, found without loading it (None: not on disk yet)."""
-        if self._location is None:
-            try:
-                self.model_location(allow_download=False)
-            except ModelUnavailable:
-                return None
-        return model_key(self._location) if self._location else None
-
-    def model_description(self) -> dict[str, Any]:
-        try:
-            location, model_id = find_model(self.model_choice(), self.data_dir)
-        except ModelUnavailable as exc:
-            return {"model": self.model_choice(), "model_state": "invalid", "model_error": str(exc)}
-        if location is None:
-            return {"model": model_id, "model_state": "not downloaded"}
-        return {"model": location.name, "model_path": str(location.path), "model_state": "ready"}
 
     # --- indexing --------------------------------------------------------------------------------
     def add_roots(self, paths: list[str], kind: str = "include") -> list[str]:
@@ -496,31 +374,6 @@ class Service(LiveIndex, Repair):
     def ocr_pages(self, file_id: int) -> int:
         """How many pages of an indexed file's text came from OCR (0: none); the preview marks such text."""
         return self.reader().ocr_pages_of(file_id)
-
-    # --- model download (the window's first run) -------------------------------------------------
-    def download_model(
-        self, progress: Callable[[Any], None] | None = None, should_cancel: Callable[[], bool] | None = None
-    ) -> ModelLocation:
-        """Fetch the configured hub model now, whatever ``allow_download`` says, with byte progress.
-
-        ``progress`` gets a ``core.download.DownloadProgress``; ``should_cancel`` returning true raises
-        ``core.download.DownloadCancelled`` (the partial files are kept and resumed next time). After a
-        success the next ``encoder()`` call loads the model, even if an earlier call failed because it
-        was not downloaded yet.
-        """
-        from .model import download_model as fetch
-
-        choice = self.model_choice()
-        location, model_id = find_model(choice, self.data_dir)
-        if location is None:
-            location = fetch(model_id, self.data_dir, self._progress_message, on_bytes=progress,
-                             should_cancel=should_cancel)
-        with self._model_lock:
-            self._location = location
-            self._resolved_choice = choice
-            self._model_error = None
-        return location
-
 
 class _ReaderSlot:
     """One thread's reader connection, kept only in that thread's thread-local storage: when the thread
