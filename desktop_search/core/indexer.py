@@ -3,6 +3,9 @@
 Indexing is two-phase: extracted text goes into the catalog (and FTS5) at once, so files are
 keyword-searchable within seconds; encoding follows and commits vectors batch by batch as immutable
 segments. A crash at any instant leaves the last committed state; the next run redoes the rest.
+
+Length (~450 lines): the run's steps share one transaction discipline and one progress/cancel state;
+scanning (scan.py), compaction (compaction.py) and merging (index/) already live elsewhere.
 """
 
 from __future__ import annotations

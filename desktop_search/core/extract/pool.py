@@ -1,5 +1,8 @@
 """Isolated extraction: every file is read in a worker process with a wall-clock timeout and a memory cap.
 
+Length (~520 lines): one protocol (spawn, framing, watchdog, caps, retirement) that is safer read whole
+than split across files; the worker side is worker.py.
+
 Workers are fresh interpreters running :mod:`.worker` (spawn semantics: nothing is forked from a parent
 that may hold torch, Qt or threads, and nothing heavy is imported into them). From a checkout or a
 wheel that is ``python -m desktop_search.core.extract.worker``; a frozen app (PyInstaller) has no

@@ -1,5 +1,8 @@
 """Immutable on-disk segments.
 
+Length (~470 lines): the two segment kinds share one layout, one verification and one liveness
+model; the PLAID codec and merging are in codec.py and merge.py.
+
 Layout of ``segments/<name>/``: ``manifest.json`` (kind, counts, sizes of every file, for
 verification), ``passage_ids.npy`` (catalog passage id of each local doc), ``lengths.npy`` (tokens
 per passage), ``spans.npy`` (uint16 char spans of each token, relative to its passage) and either
