@@ -19,17 +19,22 @@ def _cmd_search(service: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     if response.notice:
         sys.stderr.write(f"note: {response.notice}\n")
+    print_results(response)
+    return EXIT_OK
+
+
+def print_results(response: Any) -> None:
+    """Ranked results as numbered lines with their snippet, highlights marked (search, similar)."""
+    from desktop_search.core.service import display
+
     if not response.results:
         print("no results")
     for i, r in enumerate(response.results, 1):
-        from desktop_search.core.service import display
-
         page = f" (page {r.page})" if r.page else ""
         print(f"{i:2d}. {display(r.path)}{page}  [{r.score:.3f}]")
         if r.snippet:
             print(f"    {_mark(r.snippet, r.highlights)}")
     print(f"({response.took_ms:.0f} ms, {response.mode})", file=sys.stderr)
-    return EXIT_OK
 
 
 def _mark(text: str, spans: list[list[int]]) -> str:

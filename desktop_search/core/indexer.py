@@ -31,7 +31,7 @@ from .extract.image import OCR_OFF
 from .index import SegmentStore, write_segment
 from .members import store_members
 from .model import ModelMismatch, key_name
-from .passages import split_passages
+from .passages import passage_rows
 from .scan import DiffCounts, Scanner, ScanResult, Seen, diff, hash_after_extraction
 
 
@@ -346,10 +346,7 @@ class Indexer:
                 else:
                     c.update_file(old, values)
                     file_id = old
-                rows = []
-                for seq, span in enumerate(split_passages(res.text, res.page_starts, target)):
-                    text = res.text[span.start : span.end]
-                    rows.append((file_id, seq, span.start, span.end, span.page, text, None if text.strip() else 0))
+                rows = passage_rows(file_id, res.text, res.page_starts, target)
                 c.add_passages(rows)
                 if not rows:
                     c.mark_indexed(file_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import paths as P
 from .catalog import Catalog
 from .extract.types import Member
-from .passages import split_passages
+from .passages import passage_rows
 
 SEPARATOR = "!/"
 
@@ -76,10 +76,7 @@ def store_members(c: Catalog, archive_db: str, size: int, mtime: float, members:
             pages=res.page_count, chars=len(res.text), updated_at=now,
         )
         file_id = c.add_file(values)
-        rows = []
-        for seq, span in enumerate(split_passages(res.text, res.page_starts, passage_chars)):
-            text = res.text[span.start : span.end]
-            rows.append((file_id, seq, span.start, span.end, span.page, text, None if text.strip() else 0))
+        rows = passage_rows(file_id, res.text, res.page_starts, passage_chars)
         c.add_passages(rows)
         if not rows:
             c.mark_indexed(file_id)

@@ -45,3 +45,14 @@ def split_passages(text: str, page_starts: list[int], target_chars: int = 1200) 
         spans.append(PassageSpan(start, end, page_at(page_starts, start)))
         start = end
     return spans
+
+
+def passage_rows(file_id: int, text: str, page_starts: list[int],
+                 target_chars: int) -> list[tuple[int, int, int, int, int | None, str, int | None]]:
+    """The catalog rows (``Catalog.add_passages``) of a file's text: blank passages need no vectors
+    (segment id 0), the others wait for encoding (None)."""
+    rows = []
+    for seq, span in enumerate(split_passages(text, page_starts, target_chars)):
+        piece = text[span.start : span.end]
+        rows.append((file_id, seq, span.start, span.end, span.page, piece, None if piece.strip() else 0))
+    return rows

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 
-def pdf_from_objects(objects: list[bytes]) -> bytes:
+def pdf_from_objects(objects: list[bytes], info: int | None = None) -> bytes:
     """A PDF 1.4 file of ``objects`` (object i+1 is ``objects[i]``; object 1 must be the catalog) with a
-    correct cross-reference table, so readers take the fast path rather than a repair scan."""
+    correct cross-reference table, so readers take the fast path rather than a repair scan; ``info``: the
+    number of the document-information object (title, author), if any."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -14,7 +15,8 @@ def pdf_from_objects(objects: list[bytes]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    info_ref = b" /Info %d 0 R" % info if info else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info_ref, xref)
     return bytes(out)
 
 
