@@ -149,9 +149,10 @@ class Indexer:
         report = report if report is not None else IndexReport()
         if not self.reader.files_waiting_for_encoding():
             # nothing to encode: the model is not loaded for it (a window that only searches keeps
-            # PyTorch out of memory), but another model is still refused; the next run that encodes
-            # compacts too
+            # PyTorch out of memory), but another model is still refused, and segments left unmerged
+            # by an interrupted run are merged (their key is known without the model)
             self._ensure_model_key()
+            self._compact(final=True)
             return report
         encoder = None
         try:
