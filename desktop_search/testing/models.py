@@ -51,19 +51,32 @@ def build_modernbert_colbert(
 
     import torch
     from pylate import models as pylate_models
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast
 
     torch.manual_seed(seed)
     target.mkdir(parents=True, exist_ok=True)
     base = target / "_base"
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[Q] ", "[D] "]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # the vocabulary is built here, not by tokenizers' WordPieceTrainer: the trainer breaks frequency ties
+    # in hash order, so two builds gave different vocabularies, hence different random weights and other
+    # rankings in tests from one run to the next. Whole words by frequency (ties by spelling) plus every
+    # character, alone and as a continuation, so any text tokenizes.
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    counts: dict[str, int] = {}
+    for line in corpus:
+        for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)):
+            counts[word] = counts.get(word, 0) + 1
+    chars = sorted({ch for word in counts for ch in word})
+    vocab_list = specials + chars + ["##" + ch for ch in chars]
+    words = sorted((w for w in counts if len(w) > 1), key=lambda w: (-counts[w], w))
+    vocab_list += words[: max(0, vocab_size - len(vocab_list))]
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab_list)}, unk_token="[UNK]"))
+    tok.add_special_tokens(specials)
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = splitter
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=1)
-    tok.train_from_iterator(corpus, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
