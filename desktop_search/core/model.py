@@ -6,11 +6,10 @@ dir → a ``models/`` dir next to a frozen app → first-run download with progr
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,12 +225,3 @@ def load_colbert(location: ModelLocation, threads: int, quantize: bool = False) 
         model, note = quantize_if_close(model)
         model.desktop_search_quantize_note = note
     return model
-
-
-def read_model_info(path: Path) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    cfg = path / "config_sentence_transformers.json"
-    if cfg.exists():
-        with suppress(ValueError):
-            info.update(json.loads(cfg.read_text()))
-    return info

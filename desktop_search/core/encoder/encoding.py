@@ -81,7 +81,6 @@ class Encoder:
         self.tail = list(full[pos + len(bare) :])
         extra = len(self.head) + len(self.tail) + (1 if self.doc_prefix_id is not None else 0)
         backbone, self.blocked = is_blocked(model)
-        self.requested_context_length = context_length
         self.context_note: str | None = None
         self.context_length = min(context_length, max_positions)
         if backbone is not None:  # ModernBERT reads long windows: check that one fits in memory now

@@ -117,12 +117,6 @@ def kind_for_suffix(suffix: str) -> str | None:
     return entry.kind if entry else None
 
 
-def extractor_for(path: Path) -> Extractor | None:
-    """Extractor chosen by extension alone (None for unknown extensions)."""
-    entry = format_for_suffix(path.suffix)
-    return entry.load() if entry else None
-
-
 def skip_reason(name: str) -> str | None:
     """Why the scanner never opens a file of this name ("image (.png)"), or None when it may be a document."""
     suffix = Path(name).suffix.lower()

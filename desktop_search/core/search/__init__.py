@@ -32,10 +32,10 @@ from ..query import (  # noqa: F401  (the parser lived here: gui and tests impor
 from .fusion import DEFAULT as DEFAULT_FUSION
 from .fusion import Fusion
 from .results import Hit, PassageResult, SearchResponse, SearchResult
-from .searcher import MODES, Searcher, display_path
+from .searcher import MODES, Searcher
 
 __all__ = [
     "DEFAULT_FUSION", "FIELDS", "MODES", "SORTS", "STOPWORDS", "Fusion", "Hit", "ParsedQuery", "PassageResult",
-    "QueryError", "SearchResponse", "SearchResult", "Searcher", "display_path", "field_match", "fts_term",
+    "QueryError", "SearchResponse", "SearchResult", "Searcher", "field_match", "fts_term",
     "fts_words", "parse_query", "word_pattern", "word_terms", "words_regex",
 ]

@@ -170,7 +170,3 @@ class Searcher:
         if encoder is None:
             return None, "semantic search unavailable: no model"
         return encoder.encode_query(q.semantic_text), None
-
-
-def display_path(path: str) -> str:
-    return P.display(path)
