@@ -110,7 +110,7 @@ class Searcher:
             lists: list[tuple[str, list[Hit]]] = []
             if mode in ("hybrid", "keyword"):
                 if keyword_lists is None:
-                    keyword_lists = [(KEYWORD, keyword.passages(c, q, filt, pool)),
+                    keyword_lists = [(KEYWORD, keyword.passages(c, q, filt, pool, self.fusion.coverage != 0)),
                                      (NAMES, keyword.names(c, q, filt, pool))]
                 lists += keyword_lists
             semantic_qv = None
@@ -156,7 +156,7 @@ class Searcher:
         span = (top - low) or 1.0
         weight = self.fusion.weight(KEYWORD)
         by_id = {f.file_id: f for f in shown}
-        for h in keyword.more_passages(c, q, list(by_id), 3):
+        for h in keyword.more_passages(c, q, list(by_id), 3, self.fusion.coverage != 0):
             f = by_id[h.file_id]
             if h.passage_id not in f.passages:
                 value = weight * max(0.0, min(1.0, (h.score - low) / span)) * h.weight ** self.fusion.coverage
