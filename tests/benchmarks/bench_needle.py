@@ -86,11 +86,10 @@ FACTS = [
 
 
 def filler(beir: Path) -> list[str]:
-    texts = []
-    with open(beir / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            doc = json.loads(line)
-            texts.append(f"{doc.get('title', '')}\n\n{doc['text']}".strip())
+    """SciFact's abstracts (title + text, as the scale benchmark reads them), shuffled with a fixed seed."""
+    from scale_corpus import scifact_texts  # this folder is on sys.path when the script runs
+
+    texts = scifact_texts(beir)
     random.Random(13).shuffle(texts)
     return texts
 
