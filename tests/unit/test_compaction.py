@@ -117,7 +117,7 @@ def test_an_old_data_folder_keeps_working_and_its_next_merge_keeps_the_old_codec
     assert kinds == [("plaid", "live"), ("plaid", "live")]  # the archive is gone with the merge
     assert not (store.root / "flat-archive").exists() and not (store.root / "flat-new").exists()
     new = next(s for s in store.segments.values() if s.path.name != "plaid-old")
-    assert new.codec_id == old.codec_id and new.plaid_meta["format"] == 2  # the old codec, kept
+    assert new.codec_id == old.codec_id and new.plaid_meta["format"] == 3  # the old codec, kept
     assert store.search(q, 1)[0][0] == 104
     kept = store.segments
     old_now = next(s for s in kept.values() if s.path.name == "plaid-old")

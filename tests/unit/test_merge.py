@@ -151,17 +151,20 @@ def test_training_prefers_raw_vectors_and_is_deterministic(base, tmp_path):
     b = merge_segments(tmp_path, "t2", [MergeSource(s, _all(s)) for s in srcs], None, nbits=4)
     assert a.trained and a.codec.id == b.codec.id and a.compressed_tokens == a.n_tokens
     meta = json.loads((tmp_path / "t1" / "plaid" / "metadata.json").read_text())
-    assert meta["format"] == 2 and meta["codec"] == a.codec.id
+    assert meta["format"] == 3 and meta["codec"] == a.codec.id
     assert meta["measured_tokens"] == 0  # its own training data says nothing about drift
 
 
 # --- the policy -------------------------------------------------------------------------------------
 class FakeCodec:
     def __init__(self, cid: str, trained: int, norm: float = 0.5):
+        from desktop_search.core.index.codec import centroid_count
+
         self.id, self.trained_tokens, self.residual_norm = cid, trained, norm
+        self.k = centroid_count(trained, trained)
 
 
-def fake(sid: int, kind: str, tokens: int, live_share: float = 1.0, codec: str = "c", trained: int = 10_000,
+def fake(sid: int, kind: str, tokens: int, live_share: float = 1.0, codec: str = "c", trained: int = 40_000,
          norm_ratio: float = 1.0) -> Entry:
     n = max(tokens // 10, 1)
     seg = object.__new__(PlaidSegment if kind == "plaid" else FlatSegment)

@@ -10,19 +10,20 @@ and a merge must lose nothing. With a codec kept fixed, a merge copies the codes
 of its sources verbatim (their decoded vectors cannot change) and only new raw vectors are
 compressed, exactly as fast-plaid's ``update`` compresses new documents against an index's existing
 centroids. fast-plaid's ``create`` re-trains centroids on whatever it is given, so merging through it
-means decompressing and re-quantising, the error compounding with every merge. Training (k-means)
-still uses fast-plaid's ``compute_kmeans``, and decoding matches fast-plaid's
-(tests/unit/test_segments.py).
+means decompressing and re-quantising, the error compounding with every merge. Training is a bounded
+spherical k-means of our own (NumPy, cancellable, cost capped whatever the index size: see
+MAX_CENTROIDS); compression and decoding match fast-plaid's (tests/unit/test_segments.py).
 
 A codec is identified by a digest of its centroids, bucket cutoffs and weights: two segments with the
 same digest decode the same codes to the same vectors.
 
-Layout of ``plaid/`` (format 2): ``metadata.json`` (format, nbits, counts, the codec's digest and
+Layout of ``plaid/`` (format 3): ``metadata.json`` (format, nbits, counts, the codec's digest and
 drift statistics), ``centroids.npy`` (float16, k x dim), ``bucket_cutoffs.npy``,
 ``bucket_weights.npy`` (float32), ``codes.npy`` (uint16 below 65,536 centroids, else int32),
-``residuals.npy`` (uint8, tokens x dim*nbits/8), ``ivf.npy`` (int32 local doc ids per centroid,
-each once) and ``ivf_lengths.npy``. Format 1 is what fast-plaid writes (chunked files, int64 codes
-and IVF); it still loads (:func:`load_plaid`).
+``residuals.npy`` (uint8, tokens x dim*nbits/8), ``ivf.npy`` (local doc ids per centroid, each
+once: uint16 when the segment has at most 65,536 passages, else int32) and ``ivf_lengths.npy``.
+Format 2 is the same with an int32 IVF always; format 1 is what fast-plaid writes (chunked files,
+int64 codes and IVF). Both still load (:func:`load_plaid`).
 
 Stateless functions and immutable values: safe from any thread.
 """
@@ -40,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 2
-CHUNK_TOKENS = 16_384  # tokens compressed per matmul (16k x 16k centroids x 4 bytes = 1 GiB at most)
+FORMAT = 3
+CHUNK_TOKENS = 16_384  # tokens compressed per matmul at most (fewer with many centroids: _score_rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,8 +99,9 @@ class Codec:
         shifts = np.arange(self.nbits, dtype=np.uint8)
         norm_sum = 0.0
         centroids_t = np.ascontiguousarray(self.centroids32.T)
-        for start in range(0, len(tokens), CHUNK_TOKENS):
-            chunk = np.asarray(tokens[start : start + CHUNK_TOKENS], dtype=np.float32)
+        rows = _score_rows(self.k)  # one (rows x k) float32 score block at a time: 64 MB at most
+        for start in range(0, len(tokens), rows):
+            chunk = np.asarray(tokens[start : start + rows], dtype=np.float32)
             best = np.argmax(chunk @ centroids_t, axis=1)
             residual = chunk - self.centroids32[best]
             norm_sum += float(np.sqrt(np.einsum("ij,ij->i", residual, residual)).sum())
@@ -120,30 +122,27 @@ class Codec:
     # --- training --------------------------------------------------------------------------------
     @classmethod
     def train(cls, sample: Sequence[np.ndarray], nbits: int, total_tokens: int | None = None,
-              heldout: int = 50_000) -> Codec:
-        """Centroids by fast-plaid's k-means over the passages ``sample`` (see :func:`training_sample`),
-        PLAID's 2**floor(log2(16 sqrt(total_tokens))) of them, and bucket cutoffs/weights from the
-        quantiles of held-out residuals, as fast-plaid's ``create`` does. Deterministic for the same input."""
-        import torch
-        from fast_plaid.search.fast_plaid import compute_kmeans
-
-        dim = int(sample[0].shape[1])
-        tensors = [torch.from_numpy(np.ascontiguousarray(v, dtype=np.float16)) for v in sample]
-        tokens = sum(len(v) for v in sample)
+              heldout: int = 50_000, pace: Callable[[], None] = lambda: None) -> Codec:
+        """Centroids by spherical k-means over the passages ``sample`` (see :func:`training_sample`),
+        :func:`centroid_count` of them, and bucket cutoffs/weights from the quantiles of residuals of
+        ``heldout`` sample tokens, as fast-plaid's ``create`` does. Cost and memory are bounded whatever
+        the index size (see KMEANS_POINTS); ``pace()`` runs between chunks of work (throttle, cancel).
+        Deterministic for the same input. No PyTorch."""
+        lengths = np.array([len(v) for v in sample], dtype=np.int64)
+        tokens = int(lengths.sum())
         total = total_tokens or tokens
-        with torch.random.fork_rng():  # fast-plaid samples with the global RNG: same input, same codec
-            torch.manual_seed(0)
-            centroids = compute_kmeans(documents_embeddings=tensors, dim=dim, device="cpu", kmeans_niters=4,
-                                       max_points_per_centroid=256, seed=42, n_samples_kmeans=len(tensors),
-                                       num_partitions=_partitions(total)).numpy().astype(np.float16)
         rng = np.random.default_rng(0)
-        offsets = np.concatenate([[0], np.cumsum([len(v) for v in sample])])
-        take = np.sort(rng.choice(tokens, size=min(tokens, heldout), replace=False))
-        doc = np.searchsorted(offsets, take, side="right") - 1
-        points = np.stack([sample[d][t - offsets[d]] for d, t in zip(doc.tolist(), take.tolist(), strict=True)])
-        points = points.astype(np.float32)
+        # the k-means points: at most KMEANS_POINTS tokens of the sample, gathered without a float32
+        # copy of the whole sample
+        points = _gather(sample, lengths, np.sort(rng.choice(tokens, size=min(tokens, KMEANS_POINTS),
+                                                             replace=False)))
+        k = centroid_count(total, len(points))
+        centroids = kmeans(points, k, KMEANS_ITERS, pace).astype(np.float16)
+        del points
+        take = np.sort(np.random.default_rng(1).choice(tokens, size=min(tokens, heldout), replace=False))
+        held = _gather(sample, lengths, take)
         c32 = centroids.astype(np.float32)
-        residual = points - c32[np.argmax(points @ c32.T, axis=1)]
+        residual = held - c32[assign(held, c32, pace)]
         n = 1 << nbits
         flat = residual.ravel()
         cutoffs = np.quantile(flat, np.arange(1, n) / n).astype(np.float32)
@@ -152,19 +151,95 @@ class Codec:
         return cls(centroids, cutoffs, weights, nbits, trained_tokens=total, residual_norm=norm)
 
 
-def training_sample(lengths: np.ndarray, max_tokens: int = 2_000_000) -> np.ndarray:
+# Training cost (issue 14). PLAID's centroid count, 2**floor(log2(16 sqrt(tokens))), is 32,768 at 10M
+# tokens and 65,536 at 50M, and every cost of a codec grows with it: compressing a token scores it
+# against every centroid (k x dim multiply-adds: at 32,768 centroids, 10M tokens take ~21 TFLOP, most of
+# the > 16 min first flush that never finished), k-means costs iterations x points x k x dim, and a
+# segment carries k x dim float16 centroids. At 64 dims with 4-bit residuals the residual, not the
+# centroid, sets the decoding error, so centroids past a few thousand mostly shorten IVF lists. Hence:
+MAX_CENTROIDS = 8_192  # 1 MFLOP to compress a 64-d token; 1 MB of centroids; IVF lists of ~1k docs at 10M tokens
+MIN_POINTS_PER_CENTROID = 32  # a small index gets fewer centroids, never ones trained on 1-2 points each
+KMEANS_POINTS = 1 << 18  # k-means sees at most 262,144 tokens (32 per centroid at the cap): 64 MB at 64-d
+KMEANS_ITERS = 4  # as fast-plaid's create
+MIN_SAMPLE_TOKENS = 1 << 18  # training reads at least this many tokens (all of a smaller index)
+MAX_SAMPLE_TOKENS = 1 << 19  # and at most this many (the passages it picks, read whole)
+# Bound: k-means <= 4 x 262,144 x 8,192 x 64 x 2 = 1.1 TFLOP, memory ~ points + one 64 MB score block
+# (tests/benchmarks/bench_codec.py measures it at sample sizes of 1M / 10M / 50M-token indexes).
+
+
+def centroid_count(total_tokens: int, points: int) -> int:
+    """PLAID's count for an index of ``total_tokens``, at most MAX_CENTROIDS and at most one centroid
+    per MIN_POINTS_PER_CENTROID training points (a power of two, at least 1)."""
+    k = _partitions(total_tokens)
+    k = min(k, MAX_CENTROIDS, 1 << max(0, int(math.floor(math.log2(max(points // MIN_POINTS_PER_CENTROID, 1))))))
+    return max(1, k)
+
+
+def _score_rows(k: int) -> int:
+    """Rows per (rows x k) float32 score block: 64 MB at most, whatever k is."""
+    return max(256, min(CHUNK_TOKENS, (1 << 24) // max(k, 1)))
+
+
+def assign(points: np.ndarray, centroids: np.ndarray, pace: Callable[[], None] = lambda: None) -> np.ndarray:
+    """Index of each point's best centroid by dot product (unit vectors: the nearest), in blocks."""
+    out = np.empty(len(points), dtype=np.int64)
+    centroids_t = np.ascontiguousarray(centroids.T, dtype=np.float32)
+    rows = _score_rows(len(centroids))
+    for start in range(0, len(points), rows):
+        out[start : start + rows] = np.argmax(np.asarray(points[start : start + rows], np.float32) @ centroids_t, 1)
+        pace()
+    return out
+
+
+def kmeans(points: np.ndarray, k: int, iters: int, pace: Callable[[], None] = lambda: None) -> np.ndarray:
+    """Spherical k-means (unit centroids, assignment by dot product) over ``points`` (n x dim, float32):
+    seeded by k distinct points of a fixed seed; an emptied cluster is re-seeded with a random point.
+    Memory: the points, k centroids and one score block; time: iters x n x k x dim multiply-adds."""
+    rng = np.random.default_rng(42)
+    k = min(k, len(points))
+    centroids = points[np.sort(rng.choice(len(points), size=k, replace=False))].astype(np.float32)
+    for _ in range(iters):
+        labels = assign(points, centroids, pace)
+        counts = np.bincount(labels, minlength=k)
+        sums = np.stack([np.bincount(labels, weights=points[:, d], minlength=k) for d in range(points.shape[1])], 1)
+        empty = counts == 0
+        if empty.any():
+            sums[empty] = points[rng.choice(len(points), size=int(empty.sum()), replace=False)]
+        centroids = (sums / (np.linalg.norm(sums, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+    return centroids
+
+
+def _gather(sample: Sequence[np.ndarray], lengths: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """Tokens ``take`` (sorted positions in the concatenated sample) as float32 rows."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    doc = np.searchsorted(offsets, take, side="right") - 1
+    out = np.empty((len(take), int(sample[0].shape[1])), dtype=np.float32)
+    cut = np.flatnonzero(np.diff(doc)) + 1
+    for rows in np.split(np.arange(len(take)), cut):
+        if len(rows):
+            d = int(doc[rows[0]])
+            out[rows] = sample[d][take[rows] - offsets[d]]
+    return out
+
+
+def training_sample(lengths: np.ndarray, max_tokens: int = MAX_SAMPLE_TOKENS,
+                    min_tokens: int = MIN_SAMPLE_TOKENS) -> np.ndarray:
     """Which passages train a codec: as many as fast-plaid's k-means samples (1 + 16 sqrt(120 n)),
-    chosen by a fixed seed, in order, and at most ``max_tokens`` tokens of them (k-means memory and
-    time grow with the sample: a 6M-token first flush sampled whole took > 16 min and 9.7 GB here;
-    2M tokens still give 61 points to each of the 32,768 centroids of a 6M-token index). Only these
-    passages are read (decoded, if need be) for training."""
+    chosen by a fixed seed, in order; more when those hold under ``min_tokens`` tokens (a small index
+    trains on all it has), and at most ``max_tokens`` tokens (training cost and memory stay bounded
+    whatever the index size: a 6M-token first flush sampled whole took > 16 min and 9.7 GB here).
+    Only these passages are read (decoded, if need be) for training."""
+    lengths = np.asarray(lengths)
     n = len(lengths)
+    order = np.random.default_rng(0).permutation(n)
     count = min(n, 1 + int(16 * math.sqrt(120 * n)))
-    chosen = np.arange(n) if count == n else np.random.default_rng(0).permutation(n)[:count]
-    if int(np.asarray(lengths)[chosen].sum()) <= max_tokens:
-        return np.sort(chosen)
-    order = np.random.default_rng(0).permutation(n)[:count]
-    return np.sort(order[np.cumsum(np.asarray(lengths)[order]) <= max_tokens])
+    running = np.cumsum(lengths[order])
+    if count < n and running[count - 1] < min_tokens:
+        count = min(n, int(np.searchsorted(running, min_tokens)) + 1)  # enough passages for min_tokens
+    if count == n and running[-1] <= max_tokens:
+        return np.arange(n)
+    chosen = order[:count][running[:count] <= max_tokens]
+    return np.sort(chosen if len(chosen) else order[:1])
 
 
 def _partitions(tokens: int) -> int:
@@ -174,20 +249,20 @@ def _partitions(tokens: int) -> int:
 # --- on disk -------------------------------------------------------------------------------------
 @dataclass
 class PlaidData:
-    """What a PLAID segment's folder holds, loaded (format 2: codes and residuals memory-mapped)."""
+    """What a PLAID segment's folder holds, loaded (formats 2-3: codes, residuals and IVF memory-mapped)."""
 
     codec: Codec
     codes: np.ndarray
     residuals: np.ndarray
     ivf: np.ndarray
     ivf_offsets: np.ndarray
-    doclens: list[int] | None  # format 1 only (format 2 uses the segment's lengths.npy)
+    doclens: list[int] | None  # format 1 only (later formats use the segment's lengths.npy)
     meta: dict[str, Any]
 
 
 def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
                 fill: Callable[[np.ndarray, np.ndarray], dict[str, Any]]) -> dict[str, Any]:
-    """Write a format-2 PLAID folder; ``fill(codes, residuals)`` writes every token's row into the two
+    """Write a PLAID folder (format 3); ``fill(codes, residuals)`` writes every token's row into the two
     memory-mapped outputs (so a merge never holds the merged segment in memory) and returns statistics
     kept in metadata.json. Not fsynced: the segment writer syncs the whole segment."""
     path.mkdir(parents=True)
@@ -204,7 +279,7 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     pairs = np.unique(np.asarray(codes, dtype=np.int64) * n_docs + doc_of_token)
     del codes, doc_of_token
-    np.save(path / "ivf.npy", (pairs % n_docs).astype(np.int32))
+    np.save(path / "ivf.npy", (pairs % n_docs).astype(ivf_dtype(n_docs)))
     np.save(path / "ivf_lengths.npy", np.bincount(pairs // n_docs, minlength=codec.k).astype(np.int32))
     np.save(path / "centroids.npy", codec.centroids.astype(np.float16))
     np.save(path / "bucket_cutoffs.npy", codec.cutoffs.astype(np.float32))
@@ -218,8 +293,13 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     return stats
 
 
+def ivf_dtype(n_docs: int) -> type[np.integer[Any]]:
+    """Local doc ids in the IVF: 2 bytes when they fit (format 3), else 4."""
+    return np.uint16 if n_docs <= 65_536 else np.int32
+
+
 def load_plaid(path: Path) -> PlaidData:
-    """Read a PLAID folder of either format. Raises OSError/ValueError/KeyError when it is damaged."""
+    """Read a PLAID folder of any format (1-3). Raises OSError/ValueError/KeyError when it is damaged."""
     meta = json.loads((path / "metadata.json").read_text())
     nbits = int(meta["nbits"])
     centroids = np.load(path / "centroids.npy").astype(np.float16)
@@ -227,6 +307,8 @@ def load_plaid(path: Path) -> PlaidData:
     weights = np.load(path / "bucket_weights.npy").astype(np.float32)
     codec = Codec(centroids, cutoffs, weights, nbits, int(meta.get("trained_tokens", meta.get("num_embeddings", 0))),
                   float(meta.get("residual_norm", 0.0)))
+    if int(meta.get("format", 1)) > FORMAT:
+        raise ValueError(f"PLAID format {meta['format']} is newer than this version reads ({FORMAT})")
     ivf_lengths = np.load(path / "ivf_lengths.npy")
     ivf_offsets = np.concatenate([[0], np.cumsum(ivf_lengths)]).astype(np.int64)
     if int(meta.get("format", 1)) >= 2:

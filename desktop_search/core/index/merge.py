@@ -102,7 +102,8 @@ def merge_segments(
 
     if codec is None:
         sample = training_sample(lengths)
-        codec = Codec.train(vectors_of(sample), nbits or default_nbits(dim), total_tokens=int(lengths.sum()))
+        codec = Codec.train(vectors_of(sample), nbits or default_nbits(dim), total_tokens=int(lengths.sum()),
+                            pace=pace)
         result.codec, result.trained = codec, True
         pace()
     use = codec

@@ -6,10 +6,12 @@ reads a segment file. One decision per call; the indexer merges, commits, refres
 In order of precedence:
 
 1. **rebuild**: the codec has drifted (new raw vectors land, on average, ``drift_limit`` times farther
-   from their centroids than the training sample did) or the index outgrew it (``growth_limit`` times
-   the tokens it was trained for: too few centroids, long IVF lists). Only at the end of an indexing
-   run (``final``), never in the middle of encoding: every segment of the model is re-encoded with a
-   newly trained codec. The one merge that re-quantises; it is deliberate and rare.
+   from their centroids than the training sample did) or the index outgrew it (a codec trained now
+   would get ``growth_factor`` times its centroids: too few centroids, long IVF lists). Only at the end
+   of an indexing run (``final``), never in the middle of encoding: every segment of the model is
+   re-encoded with a newly trained codec. The one merge that re-quantises; it is deliberate and rare:
+   the centroid count is capped (codec.MAX_CENTROIDS), so growth rebuilds stop once an index reaches
+   it (with the default flat limit: at most one, near 262k tokens) and only drift starts one after.
 2. **flush**: the flat segments (exact, unquantised, slow to search) hold ``flat_limit`` live tokens
    (4x that in the middle of a run): they become one PLAID segment on the index's codec. PLAID
    segments that are mostly dead ride along (rewriting them costs a copy).
@@ -29,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .codec import KMEANS_POINTS, centroid_count
 from .segments import PlaidSegment
 from .store import Entry
 
@@ -41,7 +44,7 @@ class Policy:
     per_tier: int = 4
     min_live: float = 0.5
     drift_limit: float = 1.25
-    growth_limit: float = 16.0
+    growth_factor: int = 4
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
     total = sum(live_tokens(e) for e in entries)
 
     if policy.final and main is not None and plaids:
-        trained = main.segment.codec.trained_tokens  # type: ignore[attr-defined]
-        grown = trained > 0 and total > policy.growth_limit * trained
+        k = main.segment.codec.k  # type: ignore[attr-defined]
+        grown = centroid_count(total, min(total, KMEANS_POINTS)) >= policy.growth_factor * k
         if grown or drift(plaids, main) > policy.drift_limit:
             return MergePlan("rebuild", tuple(sorted(entries, key=lambda e: e.id)), None)
 
