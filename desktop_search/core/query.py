@@ -28,7 +28,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from .cjk import WORD_END, WORD_START, has_cjk, query_tokens
+from .cjk import CJK_CHARS, WORD_END, WORD_START, has_cjk, query_tokens
 
 # Function words carry no topic: they are dropped from keyword matching and highlights (unless the whole
 # query is made of them), as Recoll and every web engine do.
@@ -276,18 +276,39 @@ def field_match(fld: str, text: str, prefix: bool) -> str:
 
 
 _SUFFIX = re.compile(r"(?:ies|es|s|ed|ing|ly|ment|ation|y|e)$")
+INFLECTIONS = ("ies", "ied", "ying", "es", "s", "ed", "ing", "ly", "ment", "ation", "y", "e", "d")
+
+
+def word_root(low: str) -> str:
+    """The lower-case word without its common inflection: what its other forms start with."""
+    root = _SUFFIX.sub("", low) if len(low) > 4 else low
+    return low if len(root) < 3 else root
 
 
 def word_pattern(word: str, prefix: bool) -> str:
-    """A regex for a word and its common inflections (the coverage check beside the stemmed FTS index)."""
+    """A regex for a word and its common inflections (highlights and explanations beside the stemmed
+    FTS index; :func:`word_forms` says the same without a regex)."""
     low = word.lower()
     if has_cjk(low):  # no inflections; found anywhere inside a run, as the bigram index finds it
         return WORD_START + re.escape(low) + WORD_END
-    root = _SUFFIX.sub("", low) if len(low) > 4 else low
-    if len(root) < 3:
-        root = low
-    tail = r"\w*" if prefix else r"(?:ies|ied|ying|es|s|ed|ing|ly|ment|ation|y|e|d)?"
-    return WORD_START + re.escape(root) + tail + WORD_END
+    tail = r"\w*" if prefix else "(?:" + "|".join(INFLECTIONS) + ")?"
+    return WORD_START + re.escape(word_root(low)) + tail + WORD_END
+
+
+# a text's words as word_pattern's boundaries see them: CJK runs, and runs of other word characters
+_TOKENS = re.compile(f"[{CJK_CHARS}]+|[^\\W{CJK_CHARS}]+")
+
+
+def text_tokens(text: str) -> set[str]:
+    """The distinct lower-case words of a text (CJK runs whole), for :func:`word_forms` lookups."""
+    return set(_TOKENS.findall(text.lower()))
+
+
+def word_forms(word: str) -> frozenset[str]:
+    """The lower-case tokens :func:`word_pattern` (no prefix) matches for a word without CJK
+    characters: its root with each inflection, and the word itself."""
+    root = word_root(word.lower())
+    return frozenset([root, word.lower(), *(root + s for s in INFLECTIONS)])
 
 
 @functools.lru_cache(maxsize=64)
