@@ -14,7 +14,9 @@ QUERY_SYNTAX = """query syntax:
   cat OR dog          alternatives ("a b" OR "c d": one of the phrases must appear)
   photo*              prefix, anywhere in the query
   title:budget        the document title contains it; author:austen its author (PDF, Office,
-                      ODF, EPUB, RTF metadata; a mail's sender); name:report the file name
+                      ODF, EPUB, RTF metadata; a mail's sender); name:report the file name;
+                      plain words match the name, title, author and keywords too
+  -author:smith       leave out files with it in that field (-title:, -name: too), not in the text
   岩浆  パン          Chinese and Japanese words are found inside runs of characters
   ext:pdf,docx  dir:Projects  date:2024  date:2024-01..2024-06  date:>2024-03-01  size:>1M  size:<200k
   filters alone (ext:pdf, dir:Projects date:2024) list the matching files, newest first"""

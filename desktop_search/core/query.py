@@ -12,12 +12,15 @@
 ``author:austen``    the document's author (from its metadata: PDF, Office, ODF, EPUB, RTF; a mail's
                      sender) contains the word
 ``name:report``      the file name contains the word (``name:rep*`` too)
+``-author:smith``    leave out files whose author (title, name) has the word: by the field, not the text
 ``ext:pdf,docx``     file types; ``dir:Projects`` folder path contains; ``date:2024``,
                      ``date:2024-01..2024-06``, ``date:>2024-03-01``; ``size:>1M``, ``size:<200k``
 ===================  ==========================================================================
 
-A query of filters only (``ext:pdf``, ``dir:Projects date:2024``) lists the matching files, newest
-first. No word is prefix-matched unless written with ``*`` (``war`` does not find Warszawa).
+Free words also find files by their name, title, keywords (tags) or author alone (BM25 weighted in
+that order: :data:`NAME_WEIGHTS`): a colleague's name finds the files they wrote. A query of filters only
+(``ext:pdf``, ``dir:Projects date:2024``) lists the matching files, newest first. No word is
+prefix-matched unless written with ``*`` (``war`` does not find Warszawa).
 Chinese and Japanese words are found inside runs of characters (``岩浆``, ``パン``; see :mod:`.cjk`).
 """
 
@@ -41,6 +44,11 @@ STOPWORDS = frozenset(
     "were what when where which while who whom why will with you your yours yourself yourselves".split()
 )
 FIELDS = ("title", "author", "name")  # searchable metadata fields (names_fts columns)
+# BM25 weight of each names_fts column when free words are matched against them (names_fts column
+# order): a file's name and its title say what it is about; keywords are tags, often several and
+# broad; an author matching a topic word ("Brown", "Wood") is most often a coincidence, yet a
+# colleague's name alone must still find their files (it does: a lone hit tops its list)
+NAME_WEIGHTS = {"name": 1.0, "title": 1.0, "author": 0.5, "keywords": 0.7}
 SORTS = ("relevance", "date", "name", "size")
 
 
@@ -66,6 +74,7 @@ class ParsedQuery:
     # ... or of phrases: one of a group's phrases must appear (instead of all of them)
     phrase_groups: list[list[str]] = field(default_factory=list)
     fields: list[tuple[str, str, bool]] = field(default_factory=list)  # (title|author|name, text, prefix): all required
+    excluded_fields: list[tuple[str, str, bool]] = field(default_factory=list)  # -author:x: files whose field has it
 
     @property
     def semantic_text(self) -> str:
@@ -74,14 +83,14 @@ class ParsedQuery:
     @property
     def has_filters(self) -> bool:
         return bool(self.exts or self.dirs or self.after or self.before or self.min_size or self.max_size
-                    or self.phrases or self.excluded or self.fields)
+                    or self.phrases or self.excluded or self.fields or self.excluded_fields)
 
     @property
     def filter_only(self) -> bool:
         """No words or phrases to rank by: the matching files are listed (newest first)."""
         return not (self.words or self.phrases) and bool(
             self.exts or self.dirs or self.after or self.before or self.min_size or self.max_size
-            or self.fields or self.excluded)
+            or self.fields or self.excluded or self.excluded_fields)
 
     def required_phrase_groups(self) -> list[list[str]]:
         """Each phrase alone, unless grouped with others by OR."""
@@ -193,13 +202,13 @@ def parse_query(text: str) -> ParsedQuery:
         negate, fld, inner, quoted = item
         joined = pending_or
         pending_or = False
-        if negate:
-            q.excluded.append(inner)
+        if fld:  # by the field, never by the text: -author:smith leaves out Smith's files, not those naming him
+            word, is_prefix = (inner, False) if quoted else _prefix(inner)
+            (q.excluded_fields if negate else q.fields).append((fld, word, is_prefix))
             last_pos = None
             continue
-        if fld:
-            word, is_prefix = (inner, False) if quoted else _prefix(inner)
-            q.fields.append((fld, word, is_prefix))
+        if negate:
+            q.excluded.append(inner)
             last_pos = None
             continue
         if quoted:

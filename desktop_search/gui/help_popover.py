@@ -16,7 +16,9 @@ QUERY_HELP = """
 <tr><td><code>cat OR dog</code></td><td>either word</td></tr>
 <tr><td><code>photo*</code></td><td>words starting with <i>photo</i> (no prefix otherwise)</td></tr>
 <tr><td><code>title:budget</code>, <code>author:smith</code>, <code>name:report</code></td>
-    <td>in the document title / author / file name</td></tr>
+    <td>in the document title / author / file name (plain words search these too)</td></tr>
+<tr><td><code>-author:smith</code>, <code>-title:draft</code></td>
+    <td>leave out files with it in that field (not in their text)</td></tr>
 <tr><td><code>ext:pdf</code>, <code>ext:md,txt</code></td><td>only these file types</td></tr>
 <tr><td><code>dir:Projects</code></td><td>only files whose folder path contains <i>Projects</i></td></tr>
 <tr><td><code>date:2024</code>, <code>date:2024-01..2024-06</code>, <code>date:&gt;2024-03-01</code></td>

@@ -44,6 +44,14 @@ GRAMMAR = [
     ('author:"jane austen"', {"fields": [("author", "jane austen", False)]}),
     ("Title:Budget NAME:rep*", {"fields": [("title", "Budget", False), ("name", "rep", True)]}),
     ("title: budget", {"words": ["title:", "budget"], "fields": []}),  # an empty field is a word
+    # a negated field leaves files out by that field, not by their text
+    ("-author:smith", {"words": [], "excluded": [], "fields": [], "excluded_fields": [("author", "smith", False)]}),
+    ('report -title:"annual budget"', {"words": ["report"], "excluded": [],
+                                       "excluded_fields": [("title", "annual budget", False)]}),
+    ("-name:draft* -Author:Hop*", {"excluded_fields": [("name", "draft", True), ("author", "Hop", True)]}),
+    ("author:austen -author:smith", {"fields": [("author", "austen", False)],
+                                     "excluded_fields": [("author", "smith", False)]}),
+    ("-author: x", {"words": ["x"], "excluded": ["author:"], "excluded_fields": []}),  # no value: no field
     ("岩浆 パン", {"words": ["岩浆", "パン"]}),  # CJK words: found inside runs (tests/integration/test_cjk_search)
     ("ext:pdf dir:Projects date:2024 size:>1M budget",
      {"words": ["budget"], "exts": ["pdf"], "dirs": ["Projects"], "min_size": 1024 * 1024}),
@@ -77,6 +85,7 @@ def test_dates(text, after, before):
     ("-draft ext:md", True), ("ext:pdf solar", False), ('ext:pdf "red spot"', False), ("", False),
     ("solar", False), ("OR", False), ("author:austen", True), ("name:rep* size:<200k", True),
     ("-\"side effects\"", True), ("ext:pdf OR", True), ("ext:pdf photo*", False),
+    ("-author:smith", True), ("-title:draft solar", False),
 ])
 def test_filter_only(text, filter_only):
     assert parse_query(text).filter_only is filter_only

@@ -29,15 +29,19 @@ class KeywordQueries(CatalogBase):
             [match, inner, *params, limit],
         ).fetchall()
 
-    def name_hits(self, match: str, where: str, params: list[Any], limit: int) -> list[tuple[int, float, int, str]]:
-        """(file id, BM25, first passage id, name and title) of files whose names_fts row matches, best first."""
+    def name_hits(self, match: str, where: str, params: list[Any], limit: int,
+                  weights: Iterable[float] = ()) -> list[tuple[int, float, int, str]]:
+        """(file id, BM25, first passage id, name, title, author and keywords) of files whose names_fts
+        row matches, best first; ``weights``: BM25's weight per column (name, title, author, keywords)."""
+        weights = [float(w) for w in weights]
         return self.db.execute(
-            f"""SELECT f.id, bm25(names_fts) AS score,
+            f"""SELECT f.id, bm25(names_fts{''.join(', ?' for _ in weights)}) AS score,
                        (SELECT id FROM passages WHERE file_id = f.id ORDER BY seq LIMIT 1),
-                       f.name || ' ' || coalesce(f.title, '')
+                       f.name || ' ' || coalesce(f.title, '') || ' ' || coalesce(f.author, '') || ' '
+                           || coalesce(f.keywords, '')
                 FROM names_fts JOIN files f ON f.id = names_fts.rowid
                 WHERE names_fts MATCH ? AND {where} ORDER BY score LIMIT ?""",
-            [match, *params, limit],
+            [*weights, match, *params, limit],
         ).fetchall()
 
     def text_file_ids(self, match: str) -> set[int]:

@@ -39,8 +39,8 @@ class FileFilter:
 
 @dataclass
 class Restriction:
-    """Files that must appear (every phrase or OR-group of phrases, every title:/name: field; None:
-    no such requirement) and files left out (-word, -"phrase")."""
+    """Files that must appear (every phrase or OR-group of phrases, every title:/author:/name: field;
+    None: no such requirement) and files left out (-word, -"phrase" by the text; -author:x by the field)."""
 
     required: set[int] | None = None
     excluded: frozenset[int] = frozenset()
@@ -50,7 +50,7 @@ class Restriction:
 
 
 def restriction(c: Catalog, q: ParsedQuery) -> Restriction:
-    if not (q.phrases or q.excluded or q.fields):
+    if not (q.phrases or q.excluded or q.fields or q.excluded_fields):
         return Restriction()
     required: set[int] | None = None
     for group in q.required_phrase_groups():
@@ -63,6 +63,10 @@ def restriction(c: Catalog, q: ParsedQuery) -> Restriction:
     excluded: set[int] = set()
     for word in q.excluded:  # quoted strings: FTS5 tokenizes inside them, so phrases stay phrases
         excluded |= c.text_file_ids(fts_term(word))
+    for fld, text, prefix in q.excluded_fields:
+        expr = field_match(fld, text, prefix)
+        if expr:
+            excluded |= c.name_file_ids(expr)
     return Restriction(required, frozenset(excluded))
 
 

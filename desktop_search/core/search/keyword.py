@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ..catalog import Catalog
 from ..cjk import has_cjk
 from ..query import (
+    NAME_WEIGHTS,
     ParsedQuery,
     fts_term,
     fts_words,
@@ -109,13 +110,14 @@ def more_passages(c: Catalog, q: ParsedQuery, file_ids: list[int], per_file: int
 
 
 def names(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int) -> list[Hit]:
-    """File names and document titles matching the words (no prefix unless written ``word*``:
-    ``house`` is not houseplants)."""
+    """Files whose name, title, author or keywords hold the words, by BM25 with the column weights of
+    :data:`NAME_WEIGHTS` (no prefix unless written ``word*``: ``house`` is not houseplants)."""
     terms = word_terms(q) if q.words else []
     if not terms:
         return []
     where, params = filt.clause(c)
-    rows = c.name_hits("{name title} : (" + " OR ".join(terms) + ")", where, params, limit)
+    rows = c.name_hits("{name title author keywords} : (" + " OR ".join(terms) + ")", where, params, limit,
+                       NAME_WEIGHTS.values())
     coverage = coverage_of(q, fts_words(q.words))
     return [Hit(r[0], r[2] or 0, -float(r[1]), coverage(r[3])) for r in rows]
 
