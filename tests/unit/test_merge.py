@@ -196,7 +196,7 @@ def test_policy_merges_a_full_tier_and_rewrites_mostly_dead_segments():
     assert chosen.reason == "expunge" and [e.id for e in chosen.sources] == [5]
 
 
-def test_policy_rebuilds_only_when_the_data_drifted_or_outgrew_the_codec_and_only_at_the_end():
+def test_policy_rebuilds_when_the_data_drifted_at_the_end_or_outgrew_the_codec_while_small():
     steady = [fake(1, "plaid", 50_000, trained=40_000), fake(2, "plaid", 20_000, trained=40_000)]
     assert plan(steady, Policy(flat_limit=1_000)) is None
     drifted = [fake(1, "plaid", 50_000, trained=40_000), fake(2, "plaid", 20_000, trained=40_000, norm_ratio=2.5)]
@@ -205,6 +205,10 @@ def test_policy_rebuilds_only_when_the_data_drifted_or_outgrew_the_codec_and_onl
     assert plan(drifted, Policy(flat_limit=1_000, final=False)) is None
     grown = [fake(1, "plaid", 700_000, trained=40_000)]
     assert plan(grown, Policy(flat_limit=100_000)).reason == "rebuild"
+    # growth may rebuild mid-run (it happens only while an index is small: the centroid count is capped)
+    assert plan(grown, Policy(flat_limit=100_000, final=False)).reason == "rebuild"
+    capped = [fake(1, "plaid", 50_000_000, trained=300_000)]  # 8,192 centroids: the cap, never outgrown
+    assert plan(capped, Policy(flat_limit=100_000)) is None
 
 
 def test_the_training_sample_is_capped_in_tokens_and_unchanged_below_the_cap():

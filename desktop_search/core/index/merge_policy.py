@@ -5,13 +5,15 @@ reads a segment file. One decision per call; the indexer merges, commits, refres
 
 In order of precedence:
 
-1. **rebuild**: the codec has drifted (new raw vectors land, on average, ``drift_limit`` times farther
-   from their centroids than the training sample did) or the index outgrew it (a codec trained now
-   would get ``growth_factor`` times its centroids: too few centroids, long IVF lists). Only at the end
-   of an indexing run (``final``), never in the middle of encoding: every segment of the model is
-   re-encoded with a newly trained codec. The one merge that re-quantises; it is deliberate and rare:
-   the centroid count is capped (codec.MAX_CENTROIDS), so growth rebuilds stop once an index reaches
-   it (with the default flat limit: at most one, near 262k tokens) and only drift starts one after.
+1. **rebuild**: every segment of the model is re-encoded with a newly trained codec. The one merge
+   that re-quantises; deliberate and rare. When the codec has drifted (new raw vectors land, on
+   average, ``drift_limit`` times farther from their centroids than the training sample did): only at
+   the end of an indexing run (``final``), never in the middle of encoding. When the index outgrew it
+   (a codec trained now would get ``growth_factor`` times its centroids): at once, also mid-run, since
+   that happens only while the index is small: the centroid count is capped (codec.MAX_CENTROIDS:
+   8,192 at 262,144 tokens and beyond), so a first codec trained on one flush of a big first run
+   (2,048 centroids from ~64k tokens) is replaced once, near 262k tokens (one re-compression of those
+   262k tokens), instead of by a rebuild of the whole index at the end of the run.
 2. **flush**: the flat segments (exact, unquantised, slow to search) hold ``flat_limit`` live tokens
    (4x that in the middle of a run): they become one PLAID segment on the index's codec. PLAID
    segments that are mostly dead ride along (rewriting them costs a copy).
@@ -88,10 +90,10 @@ def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
     main = main_plaid(plaids)
     total = sum(live_tokens(e) for e in entries)
 
-    if policy.final and main is not None and plaids:
+    if main is not None:
         k = main.segment.codec.k  # type: ignore[attr-defined]
         grown = centroid_count(total, min(total, KMEANS_POINTS)) >= policy.growth_factor * k
-        if grown or drift(plaids, main) > policy.drift_limit:
+        if grown or (policy.final and drift(plaids, main) > policy.drift_limit):
             return MergePlan("rebuild", tuple(sorted(entries, key=lambda e: e.id)), None)
 
     dead = [e for e in plaids if e.live.mean() < policy.min_live]
