@@ -155,3 +155,20 @@ def test_coverage_matches_the_word_pattern_without_compiling_it(word):
         coverage = coverage_of(q, [word])
         for text in TEXTS:
             assert (coverage(text) == 1.0) == bool(pattern.search(text)), (word, prefix, text)
+
+
+@pytest.mark.parametrize("query", ["study cat war", "photo* stud* cat", "岩浆 パン python", "cats studies study"])
+def test_words_regex_marks_what_each_word_pattern_marks(query):
+    """The highlight pattern puts every word inside one pair of boundaries (their CJK classes are most of
+    re.compile's time): it must mark the same spans as the alternation of the words' own patterns."""
+    import re
+
+    from desktop_search.core.query import fts_words, words_regex
+
+    q = parse_query(query)
+    words, prefixes = tuple(fts_words(q.words)), frozenset(q.prefixes)
+    each = re.compile("|".join(sorted((word_pattern(w, w in prefixes) for w in words), key=len, reverse=True)),
+                      re.IGNORECASE)
+    for text in [*TEXTS, "Cats study; studies of war-time photography", "用Python编程的岩浆パンです"]:
+        assert [m.span() for m in words_regex(words, prefixes).finditer(text)] == \
+            [m.span() for m in each.finditer(text)], text
