@@ -129,3 +129,30 @@ def test_a_segment_from_a_newer_version_is_refused_with_a_reason(segment, tmp_pa
     (newer / "plaid" / "metadata.json").write_text(json.dumps({**meta, "format": 99}))
     with pytest.raises(SegmentDamaged, match="newer than this version"):
         PlaidSegment(newer)
+
+
+def test_segments_on_one_codec_share_its_files_and_the_store_counts_them_once(segment, tmp_path):
+    from desktop_search.core.index.merge import MergeSource, merge_segments
+    from desktop_search.core.index.store import SegmentStore
+
+    root, docs = segment
+    shutil.copytree(root / "plaid-new", tmp_path / "plaid-a")  # a copy: its own codec files
+    first = PlaidSegment(tmp_path / "plaid-a")
+    more = _docs(50, seed=5)
+    write_segment(tmp_path, "flat-b", "flat", list(range(500, 550)), more, [np.zeros((len(d), 2), np.uint16)
+                                                                            for d in more])
+    from desktop_search.core.index.segments import FlatSegment
+
+    flat = FlatSegment(tmp_path / "flat-b")
+    merge_segments(tmp_path, "plaid-c", [MergeSource(flat, np.ones(50, bool))], first.codec)
+    for name in ("centroids.npy", "bucket_cutoffs.npy", "bucket_weights.npy"):
+        a, c = (tmp_path / "plaid-a" / "plaid" / name).stat(), (tmp_path / "plaid-c" / "plaid" / name).stat()
+        assert (a.st_dev, a.st_ino) == (c.st_dev, c.st_ino) and a.st_nlink == 2
+    merged = PlaidSegment(tmp_path / "plaid-c")
+    assert merged.codec_id == first.codec_id
+    store = SegmentStore(tmp_path)
+    every = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file())
+    assert store.disk_bytes() == every - (tmp_path / "plaid-a" / "plaid" / "centroids.npy").stat().st_size - sum(
+        (tmp_path / "plaid-a" / "plaid" / n).stat().st_size for n in ("bucket_cutoffs.npy", "bucket_weights.npy"))
+    shutil.rmtree(tmp_path / "plaid-a")  # the first segment retired: the other keeps the codec
+    assert PlaidSegment(tmp_path / "plaid-c").codec_id == first.codec_id

@@ -22,7 +22,9 @@ drift statistics), ``centroids.npy`` (float16, k x dim), ``bucket_cutoffs.npy``,
 ``bucket_weights.npy`` (float32), ``codes.npy`` (uint16 below 65,536 centroids, else int32),
 ``residuals.npy`` (uint8, tokens x dim*nbits/8), ``ivf.npy`` (local doc ids per centroid, each
 once: uint16 when the segment has at most 65,536 passages, else int32) and ``ivf_lengths.npy``.
-Format 2 is the same with an int32 IVF always; format 1 is what fast-plaid writes (chunked files,
+The three codec files are hard links to the first segment's where the file system allows (every
+segment on one codec shares one copy on disk). Format 2 is the same with an int32 IVF always and its
+own copy of the codec; format 1 is what fast-plaid writes (chunked files,
 int64 codes and IVF). Both still load (:func:`load_plaid`).
 
 Stateless functions and immutable values: safe from any thread.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,6 +56,7 @@ class Codec:
     nbits: int
     trained_tokens: int = 0  # tokens the centroids were trained for (0: unknown, fast-plaid's format 1)
     residual_norm: float = 0.0  # mean residual norm of the training sample (0: unknown): drift reference
+    origin: Path | None = None  # the plaid/ folder it was loaded from (its files are linked, not copied)
 
     @property
     def dim(self) -> int:
@@ -281,9 +285,10 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     del codes, doc_of_token
     np.save(path / "ivf.npy", (pairs % n_docs).astype(ivf_dtype(n_docs)))
     np.save(path / "ivf_lengths.npy", np.bincount(pairs // n_docs, minlength=codec.k).astype(np.int32))
-    np.save(path / "centroids.npy", codec.centroids.astype(np.float16))
-    np.save(path / "bucket_cutoffs.npy", codec.cutoffs.astype(np.float32))
-    np.save(path / "bucket_weights.npy", codec.weights.astype(np.float32))
+    for name, array in (("centroids.npy", codec.centroids.astype(np.float16)),
+                        ("bucket_cutoffs.npy", codec.cutoffs.astype(np.float32)),
+                        ("bucket_weights.npy", codec.weights.astype(np.float32))):
+        _link_or_save(path / name, array, codec.origin / name if codec.origin is not None else None)
     meta = {
         "format": FORMAT, "nbits": codec.nbits, "num_partitions": codec.k, "num_embeddings": n_tokens,
         "num_documents": n_docs, "codec": codec.id, "trained_tokens": codec.trained_tokens,
@@ -291,6 +296,19 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     }
     (path / "metadata.json").write_text(json.dumps(meta))
     return stats
+
+
+def _link_or_save(target: Path, array: np.ndarray, source: Path | None) -> None:
+    """The codec's files: a hard link to the same file of the segment the codec came from (segments
+    are immutable, so every segment on one codec shares one copy on disk: at 8,192 centroids that is
+    1 MB per segment saved), else a new file (no source, another file system, no hard links)."""
+    if source is not None:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    np.save(target, array)
 
 
 def ivf_dtype(n_docs: int) -> type[np.integer[Any]]:
@@ -305,8 +323,9 @@ def load_plaid(path: Path) -> PlaidData:
     centroids = np.load(path / "centroids.npy").astype(np.float16)
     cutoffs = np.load(path / "bucket_cutoffs.npy").astype(np.float32)
     weights = np.load(path / "bucket_weights.npy").astype(np.float32)
+    fmt = int(meta.get("format", 1))
     codec = Codec(centroids, cutoffs, weights, nbits, int(meta.get("trained_tokens", meta.get("num_embeddings", 0))),
-                  float(meta.get("residual_norm", 0.0)))
+                  float(meta.get("residual_norm", 0.0)), origin=path if fmt >= 2 else None)
     if int(meta.get("format", 1)) > FORMAT:
         raise ValueError(f"PLAID format {meta['format']} is newer than this version reads ({FORMAT})")
     ivf_lengths = np.load(path / "ivf_lengths.npy")

@@ -266,7 +266,13 @@ class SegmentStore:
             seg.close()
 
     def disk_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+        """Bytes on disk; a file hard-linked into several segments (a shared codec, codec.py) counts once."""
+        sizes = {}
+        for f in self.root.rglob("*"):
+            if f.is_file():
+                st = f.stat()
+                sizes[(st.st_dev, st.st_ino)] = st.st_size
+        return sum(sizes.values())
 
     # --- search ----------------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, model_key: str | None = None,
