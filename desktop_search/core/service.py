@@ -158,16 +158,23 @@ class Service(LiveIndex, Repair, ModelOwner):
             self._lock.release()
 
     def _save_state(self) -> None:
-        # everything the person chose, so that rebuilding a damaged catalog forgets none of it
-        state = self.writer.call(lambda c: {
-            "roots": c.roots(),
-            "excludes": c.roots("exclude"),
-            "settings": c.load_settings().as_dict(),
-            "exclusions": c.exclusions(),
-            "gitignore": bool(c.get_setting(GITIGNORE_SETTING, False)),
-            "model": c.get_setting("model"),
-        })
-        write_private(self.data_dir / STATE, json.dumps(state, indent=1))  # 0600, atomic
+        # everything the person chose, so that rebuilding a damaged catalog forgets none of it. Read and
+        # written on the writer thread, one save after another: two saves at once (the window saves the
+        # exclusions on its index thread and the settings on its settings thread) shared one temp file,
+        # so one os.replace failed (ENOENT, the exclusions job failed and no index run followed), and an
+        # older snapshot could be written last
+        def save(c: Catalog) -> None:
+            state = {
+                "roots": c.roots(),
+                "excludes": c.roots("exclude"),
+                "settings": c.load_settings().as_dict(),
+                "exclusions": c.exclusions(),
+                "gitignore": bool(c.get_setting(GITIGNORE_SETTING, False)),
+                "model": c.get_setting("model"),
+            }
+            write_private(self.data_dir / STATE, json.dumps(state, indent=1))  # 0600, atomic
+
+        self.writer.call(save)
 
     # --- indexing --------------------------------------------------------------------------------
     def add_roots(self, paths: list[str], kind: str = "include") -> list[str]:
