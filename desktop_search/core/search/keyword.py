@@ -91,8 +91,14 @@ def passages(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int, with_cove
     if match is None:
         return []
     where, params = filt.clause(c)
-    inner = limit * (40 if q.has_filters else 10)
-    rows = c.passage_hits(match, where, params, inner, limit, with_coverage)
+    # the best ``inner`` passages are grouped by file: once they hold ``limit`` files, those are the
+    # ``limit`` best files (each one's best passage is among them), so a small first try is exact; a
+    # wider one only when it held fewer (few matches, files of many passages, filters). Grouping
+    # 3000 candidates for 300 files was half of the query's time on SciFact
+    for inner in (limit * 2, limit * (40 if q.has_filters else 10)):
+        rows = c.passage_hits(match, where, params, inner, limit, with_coverage)
+        if len(rows) >= limit:
+            break
     coverage = coverage_of(q, fts_words(q.words) if with_coverage else [])
     return [Hit(r[0], r[1], -float(r[2]), coverage(r[3])) for r in rows]
 
