@@ -26,7 +26,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "search": search._cmd_search, "similar": similar._cmd_similar,
     "status": maintenance._cmd_status, "failed": maintenance._cmd_failed,
     "skipped": skipped._cmd_skipped, "doctor": maintenance._cmd_doctor,
-    "model": maintenance._cmd_model, "eval": maintenance._cmd_eval,
+    "model": maintenance._cmd_model, "eval": maintenance._cmd_eval, "rebuild": maintenance._cmd_rebuild,
 }
 
 
@@ -92,7 +92,7 @@ def _write_crash_log() -> str:
     return path
 
 
-WRITERS = ("index", "remove", "eval")  # commands that change the index (doctor --repair too)
+WRITERS = ("index", "remove", "eval", "rebuild")  # commands that change the index (doctor --repair too)
 
 
 def _open(args: argparse.Namespace) -> Any:

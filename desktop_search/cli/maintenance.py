@@ -1,12 +1,13 @@
-"""Commands that report on or look after the index: status, failed, extract, doctor, model, eval."""
+"""Commands that report on or look after the index: status, failed, extract, doctor, rebuild, model, eval."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
-from .common import EXIT_FAIL, EXIT_OK, CliError, ProgressPrinter, _print_json
+from .common import EXIT_FAIL, EXIT_OK, CliError, ProgressPrinter, _print_json, _stop_flag
 
 
 def _cmd_status(service: Any, args: argparse.Namespace) -> int:
@@ -96,6 +97,33 @@ def _cmd_doctor(service: Any, args: argparse.Namespace) -> int:
             print("consistent (after repair)")
         for n in result.get("notes", []):  # normal pending work, not a problem: exit 0
             print(f"note: {n}")
+    return EXIT_OK if result["consistent"] else EXIT_FAIL
+
+
+def _cmd_rebuild(service: Any, args: argparse.Namespace) -> int:
+    """Re-train the codec on every vector and write one segment; searches go on meanwhile; Ctrl+C stops
+    it and leaves the index as it was."""
+    from desktop_search.core.service import Cancelled
+
+    stop = _stop_flag()
+    try:
+        result = service.rebuild(progress=ProgressPrinter(), should_stop=stop.is_set)
+    except Cancelled:
+        sys.stderr.write("stopped; the index is as it was\n")
+        return EXIT_FAIL
+    if args.json:
+        _print_json(result)
+    elif not result["rebuilt"]:
+        print(f"nothing rebuilt: {result.get('reason', 'no vectors')}")
+    else:
+        print(f"rebuilt {result['vectors']:,} vectors: {result['segments_before']} segment(s) -> "
+              f"{result['segments_after']} in {result['seconds']:.1f} s"
+              f"{' (codec re-trained)' if result['trained'] else ''}")
+        for p in result.get("problems", []):
+            print(f"problem: {p}")
+        if result["set_aside"]:
+            print(f"the check found problems: the old segments are kept in {result['set_aside']}; "
+                  "run `desktop-search doctor --repair`")
     return EXIT_OK if result["consistent"] else EXIT_FAIL
 
 

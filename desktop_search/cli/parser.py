@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check catalog, segments and disk agree")
     s.add_argument("--repair", action="store_true")
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("rebuild", help="re-train the index's codec on every vector and write it anew (searches go on)",
+                       description="The deliberate rebuild: every vector of the index's model is re-coded on a "
+                                   "codec trained on all of them, as one segment. Searches keep working; Ctrl+C "
+                                   "stops it and leaves the index as it was. No model is loaded.")
+    s.add_argument("--json", action="store_true")
     s = sub.add_parser("eval", help="index a BEIR folder and measure retrieval quality and speed")
     s.add_argument("beir_dir")
     s.add_argument("--split", default="test")

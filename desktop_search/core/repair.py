@@ -45,6 +45,8 @@ class Repair:
     indexer: Callable[..., Indexer]
     roots: Callable[[], list[str]]
     _exclusive: Callable[..., Any]
+    _model_key: Callable[[], str | None]
+    settings: Settings
 
     def _inspect(self, c: Catalog) -> tuple[list[str], list[str], Any]:
         """(problems, notes, segment check) of the catalog, the segments (deep: checksums) and disk.
@@ -127,6 +129,107 @@ class Repair:
                     repaired.append(f"removed {len(dropped)} set-aside folder(s) of earlier repairs")
         return {"consistent": not after, "problems": problems, "remaining": after, "notes": notes,
                 "repaired": repaired, **self.reader().counts()}
+
+
+    def rebuild(self, progress: Callable[[Progress], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """The deliberate rebuild (issue 14): re-train the codec on every live vector of the index's model
+        and write them as one PLAID segment (compaction.Compactor.rebuild). No model is loaded.
+
+        Safe by construction: searches go on with the current segments until the new one is committed in
+        one catalog transaction; before that, the current segments are linked into a set-aside folder
+        (hard links: no copy, no space), so that the swap deletes nothing that is not kept aside too; that
+        folder is removed once a deep check of the new index passes, and kept (and named) otherwise.
+        ``should_stop`` cancels between chunks of work (Cancelled): the half-written segment is removed,
+        nothing is committed, the old index is untouched. Busy, full and read-only raise before anything
+        is written. Holds the writer lock throughout (an index run waits, or is waited for)."""
+        from .compaction import Compactor
+        from .indexer import Cancelled
+        from .indexer import Progress as Step
+
+        stop = should_stop or (lambda: False)
+
+        def check() -> None:
+            if stop():
+                raise Cancelled()
+
+        def say(message: str) -> None:
+            if progress is not None:
+                progress(Step("rebuild", message=message))
+
+        if self.read_only:
+            raise self.read_only_reason or describe(PermissionError(13, "read-only", str(self.data_dir)),
+                                                    self.data_dir)
+        with self._exclusive(should_stop, progress):
+            try:
+                self.writer.call(lambda w: w.check_writable())  # busy or read-only: stop before writing
+                reader = self.reader()
+                key = reader.get_setting("model_key") or self._model_key()
+                self.store.refresh(reader, force=True)
+                before = reader.segment_stats()
+                entries = [e for e in self.store.view.entries if key and e.model_key == key]
+                if not key or not any(e.state == "live" for e in entries):
+                    return {"rebuilt": False, "reason": "no vectors to rebuild yet (`desktop-search index` makes them)",
+                            "segments_before": before["segments"], "segments_after": before["segments"],
+                            "vectors": before["vectors"], "consistent": True, "set_aside": None}
+                folder = setaside.new_folder(self.data_dir)
+                originals = [self.store.root / e.dir for e in entries]
+                try:
+                    _link_aside(originals, folder)
+                    say(f"current segments kept aside in {folder} until the new index passes its check")
+                    report = Compactor(self.store, self.writer, reader, self.settings, key, message=say,
+                                       check=check).rebuild()
+                except BaseException:
+                    if all(p.is_dir() for p in originals):  # nothing was swapped: the aside links go
+                        _drop_folder(folder)
+                    raise
+                say("checking the new index")
+                self.store.refresh(reader, force=True)
+                after = self.store.check(reader, deep=True)
+                consistent = not after.damaged and not after.dangling_passages
+                if consistent:
+                    _drop_folder(folder)
+            except (OSError, sqlite3.Error) as exc:
+                if isinstance(exc, OSError) and not _media_error(exc):
+                    raise
+                raise describe(exc, self.data_dir) from exc
+        stats = self.reader().segment_stats()
+        return {"rebuilt": report is not None, "segments_before": before["segments"],
+                "segments_after": stats["segments"], "vectors": stats["vectors"],
+                "trained": bool(report and report.trained), "seconds": report.seconds if report else 0.0,
+                "consistent": consistent, "set_aside": None if consistent else str(folder),
+                "problems": [f"segment {d.segment_id}: {d.reason}" for d in after.damaged]
+                + ([f"{after.dangling_passages} passage(s) point at missing segments"]
+                   if after.dangling_passages else [])}
+
+
+def _link_aside(folders: list[Path], target: Path) -> None:
+    """Hard-link every file of ``folders`` into ``target/<folder name>/`` (a copy where the file system
+    has no hard links): the originals can then be deleted and their bytes are still there."""
+    import shutil
+
+    for src in folders:
+        for f in src.rglob("*"):
+            if not f.is_file():
+                continue
+            dest = target / src.name / f.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                os.link(f, dest)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                shutil.copy2(f, dest)
+
+
+def _drop_folder(folder: Path) -> None:
+    """Remove one set-aside folder (and the set-aside base when it is left empty)."""
+    import contextlib
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
 
 
 def rebuild_catalog(data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:

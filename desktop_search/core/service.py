@@ -414,7 +414,7 @@ ANNOUNCED = {
     "add_roots": ("folders",), "remove": ("folders", "files", "failures"),
     "index": ("files", "failures"), "index_changes": ("files", "failures"), "encode_pending": ("files",),
     "retry_failed": ("failures",), "save_settings": ("settings",), "switch_model": ("model", "files"),
-    "adopt_model": ("model",), "doctor": ("files",),
+    "adopt_model": ("model",), "doctor": ("files",), "rebuild": ("files",),
     "exclude": ("settings",), "include": ("settings",), "set_exclusions": ("settings",),
     "set_gitignore": ("settings",),
 }
