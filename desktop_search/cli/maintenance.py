@@ -24,7 +24,9 @@ def _cmd_status(service: Any, args: argparse.Namespace) -> int:
           f"{status['failed']} failed, {status.get('skipped', 0)} skipped (see `desktop-search skipped`)")
     print(f"index size:     {status['index_bytes'] / 1e6:.1f} MB ({status['segments']} segment(s))")
     print(f"model:          {status['model']} ({status['model_state']})")
-    print(f"context length: {status['context_length']} tokens, {status['threads']} thread(s)")
+    note = status.get("context_length_note")  # why the window in force is shorter than the setting
+    print(f"context length: {status['context_length']} tokens{f' ({note})' if note else ''}, "
+          f"{status['threads']} thread(s)")
     if "device" in status:
         print(f"device:         {status['device']} (setting {status['device_setting']})"
               + (f": {status['device_note']}" if status.get("device_note") else ""))

@@ -154,6 +154,34 @@ class ModelOwner:
                 return None
         return model_key(self._location) if self._location else None
 
+    def context_length_status(self) -> dict[str, Any]:
+        """What ``status`` says about the context length, without loading the model: ``context_length``
+        is the window documents are encoded in: the loaded encoder's (which may also cut it to fit the
+        memory at hand), else the setting capped by the model's own limit (``max_position_embeddings``
+        in its config.json); ``context_length_setting`` the setting; ``context_length_source``
+        encoder | model | setting; ``context_length_note`` why the window is shorter than the setting."""
+        setting = self.settings.context_length
+        out: dict[str, Any] = {"context_length": setting, "context_length_setting": setting,
+                               "context_length_source": "setting", "context_length_note": None}
+        encoder = self._encoder
+        if encoder is not None:
+            note = getattr(encoder, "context_note", None)
+            if note is None and encoder.context_length < setting:
+                note = f"the model reads at most {encoder.context_length} tokens; setting {setting}"
+            return {**out, "context_length": encoder.context_length, "context_length_source": "encoder",
+                    "context_length_note": note}
+        location = self._location
+        if location is None:
+            try:
+                location, _ = find_model(self.model_choice(), self.data_dir)
+            except ModelUnavailable:
+                location = None
+        limit = model_max_positions(location.path) if location is not None else None
+        if limit is not None and limit < setting:
+            return {**out, "context_length": limit, "context_length_source": "model",
+                    "context_length_note": f"the model reads at most {limit} tokens; setting {setting}"}
+        return out
+
     def model_description(self) -> dict[str, Any]:
         try:
             location, model_id = find_model(self.model_choice(), self.data_dir)
@@ -186,3 +214,32 @@ class ModelOwner:
             self._resolved_choice = choice
             self._model_error = None
         return location
+
+
+def model_max_positions(folder: Path) -> int | None:
+    """The longest input the model's transformer takes (``max_position_embeddings`` of the config.json
+    of its sentence-transformers Transformer module, else of the folder), read without loading it."""
+    import json
+
+    def read(path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    where = folder
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        modules = []
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and str(module.get("type", "")).endswith("models.Transformer"):
+            where = folder / str(module.get("path", ""))
+            break
+    value = read(where / "config.json").get("max_position_embeddings") or read(folder / "config.json").get(
+        "max_position_embeddings")
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None

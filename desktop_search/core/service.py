@@ -293,9 +293,8 @@ class Service(LiveIndex, Repair, ModelOwner):
             **c.segment_stats(),  # counted in the catalog: no segment is loaded to report
             **self.model_description(),
             "index_model": key_name(index_key) if index_key else None,  # the model the vectors are of
-            # the length in force: the encoder may have cut the setting to fit the memory at hand
-            "context_length": self._encoder.context_length if self._encoder else self.settings.context_length,
-            "context_length_note": getattr(self._encoder, "context_note", None),
+            # the window in force (the encoder's, else the setting capped by the model's config) and the setting
+            **self.context_length_status(),
             "threads": self.settings.effective_threads(),
             # text recognition (issue 15): the setting, whether runs use it now, files/pages read by it
             "ocr": self.settings.ocr,

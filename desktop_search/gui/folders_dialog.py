@@ -125,6 +125,9 @@ class FoldersDialog(QDialog):
         self.context.setSuffix(" tokens")
         self.context.setAccessibleName("Context length")
         self.context.setValue(service.settings.context_length)
+        self.context_applies = QLabel()  # the window in force when it differs from the setting, and why
+        self.context_applies.setWordWrap(True)
+        self.context_applies.setAccessibleName("Context length in use")
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText("all cores")
@@ -140,6 +143,7 @@ class FoldersDialog(QDialog):
         form.addRow(mrow)
         form.addRow(self.model_state)
         form.addRow("Context length:", self.context)
+        form.addRow(self.context_applies)
         form.addRow("Threads:", self.threads)
         note = QLabel("Context length and thread changes apply the next time the app starts. A new model "
                       "re-encodes your files in the background; meaning search covers those done so far.")
@@ -180,15 +184,19 @@ class FoldersDialog(QDialog):
 
     def refresh(self) -> None:
         run_job(self, "folders", lambda: (folder_counts(self.service), self.service.model_description(),
-                                          exclusion_text(self.service)), on_done=self._fill)
+                                          exclusion_text(self.service), self.service.context_length_status()),
+                on_done=self._fill)
 
     def follow_status(self, _status: dict[str, Any]) -> None:
         """The window read a new status (the service announced a change): show the new counts."""
         if self.isVisible():
             self.refresh()
 
-    def _fill(self, data: tuple[list[dict[str, Any]], dict[str, Any], tuple[str, bool]]) -> None:
-        rows, model, exclusions = data
+    def _fill(self, data: tuple[list[dict[str, Any]], dict[str, Any], tuple[str, bool], dict[str, Any]]) -> None:
+        rows, model, exclusions, context = data
+        note = context.get("context_length_note")
+        self.context_applies.setText(f"In use: {context['context_length']} tokens ({note})" if note else "")
+        self.context_applies.setVisible(bool(note))
         if self._loaded_exclusions is None:  # once: a refresh never overwrites what is being typed
             self._loaded_exclusions = exclusions
             self.exclusions.setText(exclusions[0])
