@@ -17,10 +17,33 @@ WINDOWS_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 WINDOWS_VALUE = "Desktop Search"
 
 
+def appimage() -> str | None:
+    """The .AppImage file this process runs from, or None.
+
+    Inside an AppImage ``sys.executable`` lies in the image's mount point (``$APPDIR``, a new
+    ``/tmp/.mount_*`` each run, gone once the app ends): an entry naming it would start nothing at the
+    next login. The AppImage runtime sets ``$APPIMAGE`` to the image file itself. Both variables are
+    inherited by whatever the app starts, so ``$APPIMAGE`` counts only when this executable is inside
+    ``$APPDIR`` (or, without ``$APPDIR``, when this is the frozen app)."""
+    image, appdir = os.environ.get("APPIMAGE"), os.environ.get("APPDIR")
+    if not image or not os.path.isfile(image):
+        return None
+    if appdir:
+        inside = Path(os.path.realpath(sys.executable)).is_relative_to(os.path.realpath(appdir))
+        return os.path.abspath(image) if inside else None
+    return os.path.abspath(image) if getattr(sys, "frozen", False) else None
+
+
 def launch_command(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
     """The command that starts the app at login: in the tray, window hidden, indexing and watching
-    (with ``--data-dir`` when it is not the default one)."""
-    command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "desktop_search"]
+    (with ``--data-dir`` when it is not the default one); the .AppImage file when run from one."""
+    image = appimage()
+    if image is not None:
+        command = [image]
+    elif getattr(sys, "frozen", False):
+        command = [sys.executable]
+    else:
+        command = [sys.executable, "-m", "desktop_search"]
     if data_dir is not None:
         from desktop_search.core.service import default_data_dir
 
