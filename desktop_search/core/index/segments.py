@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from . import plaid_search
 from .codec import Codec, load_plaid, training_sample, write_plaid
+from .plaid_search import Pool, rank_plaid
 
 MANIFEST = "manifest.json"
 
@@ -304,23 +306,24 @@ class PlaidSegment(Segment):
     searched here in float32 NumPy. fast-plaid's own CPU search runs its matmuls in float16, which CPUs
     without native fp16 arithmetic execute slowly: seconds per query on 1M tokens on this machine.
 
-    Search is PLAID's: query tokens score every centroid; the documents in the IVF lists of each query
-    token's best centroids are candidates; candidates are ranked by centroid interaction (each doc token
-    stands in by its centroid's score); the best ``n_full`` are decompressed and scored by exact MaxSim.
+    Search is PLAID's, in plaid_search.py: the IVF lists of each query token's ``n_ivf_probe`` best
+    centroids give candidates; the best ``n_candidates`` by pruned centroid interaction are scored by
+    full centroid interaction (codes only); the best ``n_full`` of those by exact MaxSim.
 
     Codes, residuals and the IVF are memory-mapped (format 2): an idle segment costs little resident
     memory, and pages a query touched stay in the page cache.
     """
 
     kind = "plaid"
+    # search budgets (plaid_search.py; class attributes so benchmarks can sweep them): probes per query
+    # token, candidates scored by full centroid interaction, and of those the exact-rerank budget.
+    # Recall@10 against exact MaxSim (tests/benchmarks/bench_recall.py, results/recall.md; 1M tokens of
+    # the stand-in's SciFact vectors projected to 64-d, 100 queries): without full centroid interaction
+    # (candidates = exact budget = 96, the old search) 0.889; with 2048 candidates and 96 / 128 exact,
+    # 0.976 / 0.983 at 21 / 24 ms CPU p50 (load 11). More probes (8) gave nothing, 2 cost nothing here.
     n_ivf_probe = 4
-    # exact-rerank budget: recall@10 against exact MaxSim on the same index (bench_scale, 1M tokens, 30
-    # queries): 96 -> 0.70, 192 -> 0.80, 384 -> 0.91, 768 -> 0.97 for 48 / 64 / 103 / 204 ms CPU p50;
-    # more probes (8) did not help, 2 cost 0.02 at 768. The budget, not the probes, limits recall.
-    # On real vectors (SciFact, stand-in, 300 queries, limit 10) 96 vs 384: semantic nDCG@10 0.7249 vs
-    # 0.7251, hybrid 0.7368 vs 0.7415, at 68/87 vs 197/264 ms p50/p95 (semantic) and 94/131 vs 222/401
-    # ms (hybrid): 96 keeps search within its 150 ms; synthetic recall at 96 stays an open point.
-    n_full = 96
+    n_candidates = 2048
+    n_full = 128
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -380,89 +383,23 @@ class PlaidSegment(Segment):
     def vectors(self, locals_: Sequence[int]) -> list[np.ndarray]:
         return [self._decompress(np.arange(self.offsets[i], self.offsets[i + 1])) for i in locals_]
 
-    def _maxsim(self, token_scores: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """Sum over query tokens of the max over each doc's tokens; token_scores is (tokens, q)."""
-        bounds = np.concatenate([[0], np.cumsum(self.lengths[docs])[:-1]])
-        return np.maximum.reduceat(token_scores, bounds, axis=0).sum(axis=1)
-
-    def candidates(self, query: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Live local ids in the IVF lists of each query token's best centroids, and their centroid
-        interaction score (each doc token stands in by its centroid's score; pruned to the probed
-        centroids), best first."""
-        query = np.ascontiguousarray(query, dtype=np.float32)
-        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = query @ self._centroids_t  # (q, centroids)
-        probe = min(self.n_ivf_probe, scores.shape[1])
-        best = np.unique(np.argpartition(-scores, probe - 1, axis=1)[:, :probe])
-        sizes = self.ivf_offsets[best + 1] - self.ivf_offsets[best]
-        if sizes.sum() == 0:
-            return empty
-        # (centroid, doc) incidences of the probed centroids, grouped by doc; centroids as positions in
-        # ``best`` so the score gather reads a small (q, probed) matrix
-        pair_centroid = np.repeat(np.arange(len(best)), sizes)
-        pair_doc = np.concatenate([self.ivf[self.ivf_offsets[c] : self.ivf_offsets[c + 1]] for c in best])
-        keep = live[pair_doc]
-        pair_centroid, pair_doc = pair_centroid[keep], pair_doc[keep]
-        if len(pair_doc) == 0:
-            return empty
-        order = np.argsort(pair_doc, kind="stable")
-        pair_centroid, pair_doc = pair_centroid[order], pair_doc[order]
-        starts = np.flatnonzero(np.r_[True, pair_doc[1:] != pair_doc[:-1]])
-        probed = np.ascontiguousarray(scores[:, best])
-        approx = np.maximum.reduceat(probed[:, pair_centroid], starts, axis=1).sum(axis=0)
-        ranked = np.argsort(-approx, kind="stable")
-        return pair_doc[starts][ranked].astype(np.int64), approx[ranked]
+    def candidates(self, query: np.ndarray, live: np.ndarray) -> Pool:
+        """Live local ids of the probed IVF lists, best first (see plaid_search.candidates)."""
+        return plaid_search.candidates(self, query, live)
 
     def rerank(self, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """Exact MaxSim of ``docs`` (local ids) over their decompressed vectors."""
-        if len(docs) == 0:
-            return np.zeros(0, dtype=np.float32)
-        query = np.ascontiguousarray(query, dtype=np.float32)
-        return self._maxsim(self._decompress(self._token_ids(docs)) @ query.T, docs)
+        return plaid_search.rerank(self, query, np.asarray(docs, dtype=np.int64))
 
     def search(self, query: np.ndarray, k: int, live: np.ndarray) -> list[tuple[int, float]]:
         """Top ``k`` of this segment alone (the store ranks several segments together, see
         :func:`rank_plaid`)."""
-        return rank_plaid([(self, *self.candidates(query, live))], query, k)[0]
+        return rank_plaid([self.candidates(query, live)], query, k)[0]
 
     def close(self) -> None:  # drop the maps (a mapped file keeps its folder's space until unmapped)
         self.residuals = np.zeros((0, 1), dtype=np.uint8)
         self.codes = np.zeros(0, dtype=np.int32)
         self.ivf = np.zeros(0, dtype=np.int32)
-
-
-def rank_plaid(
-    pools: Sequence[tuple[PlaidSegment, np.ndarray, np.ndarray]], query: np.ndarray, k: int
-) -> list[list[tuple[int, float]]]:
-    """Top ``k`` over several PLAID segments' candidates (segment, local ids, centroid-interaction
-    scores): the best ``n_full`` of them all are decompressed and scored exactly, the rest follow in
-    centroid-interaction order with scores kept strictly below the exact ones. One shared budget of
-    exact scoring instead of one per segment: decompressing is the cost of a query (memory bound)."""
-    out: list[list[tuple[int, float]]] = [[] for _ in pools]
-    if not pools or k <= 0:
-        return out
-    which = np.concatenate([np.full(len(docs), i) for i, (_, docs, _) in enumerate(pools)]).astype(np.int64)
-    docs = np.concatenate([d for _, d, _ in pools]).astype(np.int64)
-    approx = np.concatenate([a for _, _, a in pools]).astype(np.float32)
-    if len(docs) == 0:
-        return out
-    n_full = max(seg.n_full for seg, _, _ in pools)
-    order = np.argsort(-approx, kind="stable")
-    full, rest = order[:n_full], order[n_full:k] if k > n_full else order[:0]
-    exact = np.empty(len(full), dtype=np.float32)
-    for i, (seg, _, _) in enumerate(pools):
-        mine = which[full] == i
-        if mine.any():
-            exact[mine] = seg.rerank(query, docs[full[mine]])
-    ranked = np.argsort(-exact, kind="stable")[:k]
-    for j in ranked:
-        out[int(which[full[j]])].append((int(docs[full[j]]), float(exact[j])))
-    if len(rest):  # approximate scores below the lowest exact one, so merged lists stay ordered
-        floor = float(exact.min())
-        top_rest = float(approx[rest[0]])
-        for j in rest:
-            out[int(which[j])].append((int(docs[j]), floor - 1e-3 - (top_rest - float(approx[j]))))
-    return out
 
 
 def open_segment(path: Path, kind: str) -> Segment:
