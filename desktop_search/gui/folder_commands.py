@@ -1,5 +1,5 @@
 """The window's commands on folders and settings: add, remove, retry failed files, exclusions, the
-model, settings, repair, and the two dialogs that ask for them.
+model, settings, repair, rebuild, and the two dialogs that ask for them.
 
 A mixin of MainWindow (it uses the window's service, controllers, status bar and banner). Every
 change goes through the service in a Job or on the index thread: settings are never mutated on the UI
@@ -124,6 +124,23 @@ class FolderCommands(_Base):
                 self.banner.show_message("damaged", "Repair did not finish: " + "; ".join(result.get("remaining", [])))
 
         self.indexer.run_exclusive("repair", lambda: self.service.doctor(repair=True)).on_success(done)
+
+    def rebuild_index(self) -> None:
+        """Re-train the index's codec on every vector and write it anew, after the current run (a Job with
+        progress in the status bar and Stop; searches go on meanwhile)."""
+        def done(result: dict[str, Any]) -> None:
+            if not result.get("rebuilt"):
+                self._index_ended(f"Nothing to rebuild: {result.get('reason', 'no vectors yet')}")
+            elif result.get("consistent"):
+                self._index_ended(f"Index rebuilt: {result['vectors']:,} vectors, {result['segments_before']} "
+                                  f"segment(s) -> {result['segments_after']}")
+            else:
+                self._index_ended("Index rebuilt, but its check found problems; the old parts are kept in "
+                                  f"{result['set_aside']}")
+                self.banner.show_message("damaged", "The rebuilt index did not pass its check.", "Repair",
+                                         self.repair)
+
+        self.indexer.rebuild().on_success(done)
 
     def show_folders(self) -> FoldersDialog:
         dialog = FoldersDialog(self.service, self.service.model_choice(), self,

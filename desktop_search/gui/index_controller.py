@@ -3,6 +3,7 @@
 "Bring the index up to date" is one job key ("index"): asked for again while one waits, it is queued
 once. What the change monitor saw is gathered for one "changes" job. Removing a folder, retrying
 failed files, new exclusions and repairs go first ("urgent"), stopping a run in progress where asked.
+A rebuild of the index (``rebuild``) queues like an index run, with progress and Stop.
 Refreshing views is not done here: the service announces what changed (core/events.py).
 
 Threads: the controller lives on the UI thread; ``changed()`` is called there too (the window bridges
@@ -65,6 +66,7 @@ class IndexController(QObject):
         self._changes: set[str] = set()  # what the change monitor saw, for the next "changes" job
         self._changes_lock = threading.Lock()
         self.last_error: BaseException | None = None
+        self.last_job: Job | None = None  # the job whose end was signalled last (its name tells a rebuild)
 
     # --- state -----------------------------------------------------------------------------------
     @property
@@ -74,7 +76,7 @@ class IndexController(QObject):
     @property
     def indexing(self) -> bool:
         job = self.queue.current
-        return job is not None and job.key in ("index", "changes")
+        return job is not None and job.key in ("index", "changes", "rebuild")
 
     @property
     def paused(self) -> bool:
@@ -84,6 +86,13 @@ class IndexController(QObject):
     def start(self) -> Job:
         """Bring the index up to date (again, after the current run if one is going)."""
         return self.queue.add(self._job("index", self._index))
+
+    def rebuild(self) -> Job:
+        """Rebuild the index (Service.rebuild: searches go on; Stop leaves it as it was) after the current job."""
+        job = Job("rebuild", lambda ctx: self.service.rebuild(progress=ctx.report, should_stop=ctx.should_stop),
+                  self, key="rebuild", is_cancel=_is_cancelled)
+        job.on_progress(self.progress.emit)
+        return self.queue.add(job)
 
     def changed(self, paths: set[str] | None) -> None:
         """Index what the change monitor saw change (``None``: reconcile everything) after the current job."""
@@ -127,10 +136,11 @@ class IndexController(QObject):
 
     # --- results (on the UI thread) --------------------------------------------------------------
     def _job_started(self, job: Job) -> None:
-        if job.name == "index":
+        if job.name in ("index", "rebuild"):  # the status bar shows their progress, Pause and Stop
             self.started.emit()
 
     def _job_ended(self, job: Job) -> None:
+        self.last_job = job
         if job.state == "done":
             if job.name == "index":
                 self.finished.emit(job.result)

@@ -47,6 +47,10 @@ class IndexFeedback(_Base):
         self._index_ended(msg)
 
     def _on_index_cancelled(self) -> None:
+        job = self.indexer.last_job
+        if job is not None and job.name == "rebuild":
+            self._index_ended("Rebuild stopped; the index is as it was")
+            return
         self._index_ended("Indexing stopped; it resumes where it stopped next time")
 
     def _on_index_failed(self, message: str) -> None:

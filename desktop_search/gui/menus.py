@@ -19,9 +19,12 @@ def build_menus(w: MainWindow) -> None:
     w.failed_action = QAction("Files that could not be &read…", w, triggered=w.show_failed)
     w.reindex_action = QAction("&Update index now", w, triggered=w.indexer.start)
     w.reindex_action.setShortcut(QKeySequence("F5"))
+    w.rebuild_action = QAction("Re&build index", w, triggered=w.rebuild_index)
+    w.rebuild_action.setStatusTip("Re-code every vector on a codec trained on all of them (after much new data); "
+                                  "searches go on, Stop leaves the index as it was")
     quit_action = QAction("&Quit", w, triggered=w.quit)
     quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-    for a in (w.add_action, w.settings_action, w.failed_action, w.reindex_action):
+    for a in (w.add_action, w.settings_action, w.failed_action, w.reindex_action, w.rebuild_action):
         file_menu.addAction(a)
     file_menu.addSeparator()
     file_menu.addAction(quit_action)

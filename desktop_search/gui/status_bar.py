@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from .index_controller import IndexController
 
 PHASES = {"scan": "Looking for files", "extract": "Reading", "encode": "Encoding for meaning",
-          "compact": "Optimising the index", "done": "Up to date"}
+          "compact": "Optimising the index", "rebuild": "Rebuilding the index", "done": "Up to date"}
 
 
 def duration(seconds: float) -> str:
