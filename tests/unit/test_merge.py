@@ -126,6 +126,21 @@ def test_a_cancelled_merge_leaves_nothing(base, tmp_path):
     assert calls and list(tmp_path.iterdir()) == []
 
 
+def test_a_merge_that_trains_is_paced_and_cancellable_inside_the_k_means(base, tmp_path):
+    root, flats = base
+    srcs = [FlatSegment(root / f) for f in flats]
+    calls = []
+
+    def pace():
+        calls.append(1)
+        if len(calls) == 3:  # reading the sample, then inside the k-means
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        merge_segments(tmp_path, "plaid-t", [MergeSource(s, _all(s)) for s in srcs], None, nbits=4, pace=pace)
+    assert len(calls) == 3 and list(tmp_path.iterdir()) == []
+
+
 def test_a_segment_on_another_codec_is_recoded_once_then_copied(base, tmp_path):
     root, flats = base
     plaid = PlaidSegment(root / "plaid-base")

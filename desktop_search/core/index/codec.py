@@ -129,22 +129,25 @@ class Codec:
               heldout: int = 50_000, pace: Callable[[], None] = lambda: None) -> Codec:
         """Centroids by spherical k-means over the passages ``sample`` (see :func:`training_sample`),
         :func:`centroid_count` of them, and bucket cutoffs/weights from the quantiles of residuals of
-        ``heldout`` sample tokens, as fast-plaid's ``create`` does. Cost and memory are bounded whatever
-        the index size (see KMEANS_POINTS); ``pace()`` runs between chunks of work (throttle, cancel).
+        up to ``heldout`` sample tokens kept out of the k-means, as fast-plaid's ``create`` does. Cost
+        and memory are bounded whatever the index size (see KMEANS_POINTS); ``pace()`` runs between
+        chunks of work (throttle, cancel).
         Deterministic for the same input. No PyTorch."""
         lengths = np.array([len(v) for v in sample], dtype=np.int64)
         tokens = int(lengths.sum())
         total = total_tokens or tokens
-        rng = np.random.default_rng(0)
-        # the k-means points: at most KMEANS_POINTS tokens of the sample, gathered without a float32
-        # copy of the whole sample
-        points = _gather(sample, lengths, np.sort(rng.choice(tokens, size=min(tokens, KMEANS_POINTS),
-                                                             replace=False)))
+        # held-out tokens (an eighth of the sample, at most ``heldout``) never seen by the k-means: their
+        # residuals set the buckets and the drift reference. In-sample residuals are smaller (the
+        # centroids were fitted to them), which made later data look drifted: a SciFact replay rebuilt
+        # its whole 1.5M-token index at the end for nothing. Then at most KMEANS_POINTS k-means points,
+        # gathered without a float32 copy of the whole sample.
+        order = np.random.default_rng(0).permutation(tokens)
+        n_held = min(heldout, tokens // 8) if tokens >= 64 else tokens
+        points = _gather(sample, lengths, np.sort(order[n_held : n_held + KMEANS_POINTS] if tokens >= 64 else order))
         k = centroid_count(total, len(points))
         centroids = kmeans(points, k, KMEANS_ITERS, pace).astype(np.float16)
         del points
-        take = np.sort(np.random.default_rng(1).choice(tokens, size=min(tokens, heldout), replace=False))
-        held = _gather(sample, lengths, take)
+        held = _gather(sample, lengths, np.sort(order[:n_held]))
         c32 = centroids.astype(np.float32)
         residual = held - c32[assign(held, c32, pace)]
         n = 1 << nbits

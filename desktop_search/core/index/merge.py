@@ -102,8 +102,12 @@ def merge_segments(
 
     if codec is None:
         sample = training_sample(lengths)
-        codec = Codec.train(vectors_of(sample), nbits or default_nbits(dim), total_tokens=int(lengths.sum()),
-                            pace=pace)
+        vectors: list[np.ndarray] = []  # float16, read a chunk at a time: 67 MB at most at 64-d
+        for start in range(0, len(sample), CHUNK_PASSAGES):
+            vectors += [v.astype(np.float16) for v in vectors_of(sample[start : start + CHUNK_PASSAGES])]
+            pace()
+        codec = Codec.train(vectors, nbits or default_nbits(dim), total_tokens=int(lengths.sum()), pace=pace)
+        del vectors
         result.codec, result.trained = codec, True
         pace()
     use = codec

@@ -5,7 +5,8 @@ model; the PLAID codec and merging are in codec.py and merge.py.
 
 Layout of ``segments/<name>/``: ``manifest.json`` (kind, counts, sizes of every file, for
 verification), ``passage_ids.npy`` (catalog passage id of each local doc), ``lengths.npy`` (tokens
-per passage), ``spans.npy`` (uint16 char spans of each token, relative to its passage) and either
+per passage), ``spans8.npy`` + ``spans_wide.npy`` (char spans of each token, relative to its passage,
+two bytes a token: spans.py; older segments hold ``spans.npy``, uint16 pairs) and either
 ``vectors.npy`` (flat: float16 token vectors, scored by exact MaxSim) or ``plaid/`` (PLAID codes and
 residuals, see codec.py; data folders from before format 2 hold fast-plaid's own files, which still
 load). The manifest of a PLAID segment also names its codec, so merges are planned without opening
@@ -31,6 +32,7 @@ import numpy as np
 from . import plaid_search
 from .codec import Codec, load_plaid, training_sample, write_plaid
 from .plaid_search import Pool, rank_plaid
+from .spans import SpanFile, save_spans
 
 MANIFEST = "manifest.json"
 
@@ -163,7 +165,7 @@ def _commit(root: Path, name: str, kind: str, passage_ids: Sequence[int], length
     try:
         np.save(tmp / "passage_ids.npy", np.asarray(passage_ids, dtype=np.int64))
         np.save(tmp / "lengths.npy", lengths)
-        np.save(tmp / "spans.npy", np.concatenate(spans).astype(np.uint16))
+        save_spans(tmp, np.concatenate(spans), lengths)
         extra = body(tmp)
         manifest = {
             "kind": kind,
@@ -211,12 +213,12 @@ class Segment:
         self.n_passages = len(self.passage_ids)
         self.dim = int(self.manifest["dim"])
         try:  # mapped now: an open segment keeps working if another process deletes its folder
-            self._spans = np.load(path / "spans.npy", mmap_mode="r")
+            self._spans = SpanFile(path)
         except (OSError, ValueError) as exc:
             raise SegmentDamaged(f"segment {path.name}: {exc}") from exc
 
     def spans(self, local: int) -> np.ndarray:
-        return np.asarray(self._spans[self.offsets[local] : self.offsets[local + 1]])
+        return self._spans.of(np.arange(self.offsets[local], self.offsets[local + 1]), self.lengths[[local]])
 
     def token_ids(self, locals_: Sequence[int] | np.ndarray) -> np.ndarray:
         """Row numbers of the tokens of passages ``locals_``, in that order."""
@@ -227,7 +229,7 @@ class Segment:
 
     def spans_of(self, locals_: Sequence[int] | np.ndarray) -> np.ndarray:
         """The spans of passages ``locals_``, concatenated in that order (merges)."""
-        return np.asarray(self._spans[self.token_ids(locals_)])
+        return self._spans.of(self.token_ids(locals_), self.lengths[np.asarray(locals_, dtype=np.int64)])
 
     def vectors(self, locals_: Sequence[int]) -> list[np.ndarray]:
         raise NotImplementedError
