@@ -43,6 +43,16 @@ def test_the_centroid_count_follows_plaid_below_the_cap_and_never_outnumbers_its
         assert k == 1 or k * MIN_POINTS_PER_CENTROID <= min(tokens, KMEANS_POINTS)
 
 
+def test_the_growth_test_predicts_what_training_gives(tmp_path):
+    from desktop_search.core.index.codec import planned_centroids
+
+    docs = _docs(2_000)
+    tokens = sum(len(d) for d in docs)
+    assert Codec.train(docs, 4).k == planned_centroids(tokens)
+    assert planned_centroids(300_000) == 8_192 and planned_centroids(262_144) == 4_096  # held-out tokens
+    assert planned_centroids(50_000_000) == MAX_CENTROIDS
+
+
 def test_the_training_sample_reads_enough_tokens_and_never_too_many():
     many_short = np.full(200_000, 2, dtype=np.int64)  # PLAID's passage count alone would give 157k tokens
     chosen = training_sample(many_short)

@@ -182,6 +182,15 @@ def centroid_count(total_tokens: int, points: int) -> int:
     return max(1, k)
 
 
+def planned_centroids(total_tokens: int, heldout: int = 50_000) -> int:
+    """How many centroids training would give an index of ``total_tokens`` now (the merge policy's
+    growth test): its sample (at most MAX_SAMPLE_TOKENS) less the held-out tokens, at most
+    KMEANS_POINTS k-means points, as :meth:`Codec.train` takes them."""
+    sample = min(total_tokens, MAX_SAMPLE_TOKENS)
+    points = min(sample - (min(heldout, sample // 8) if sample >= 64 else 0), KMEANS_POINTS)
+    return centroid_count(total_tokens, points)
+
+
 def _score_rows(k: int) -> int:
     """Rows per (rows x k) float32 score block: 64 MB at most, whatever k is."""
     return max(256, min(CHUNK_TOKENS, (1 << 24) // max(k, 1)))

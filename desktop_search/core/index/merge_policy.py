@@ -11,9 +11,9 @@ In order of precedence:
    the end of an indexing run (``final``), never in the middle of encoding. When the index outgrew it
    (a codec trained now would get ``growth_factor`` times its centroids): at once, also mid-run, since
    that happens only while the index is small: the centroid count is capped (codec.MAX_CENTROIDS:
-   8,192 at 262,144 tokens and beyond), so a first codec trained on one flush of a big first run
-   (2,048 centroids from ~64k tokens) is replaced once, near 262k tokens (one re-compression of those
-   262k tokens), instead of by a rebuild of the whole index at the end of the run.
+   8,192 from ~300k tokens on), so a first codec trained on one flush of a big first run
+   (2,048 centroids from ~131k tokens) is replaced once, near 300k tokens (one re-compression of those
+   300k tokens), instead of by a rebuild of the whole index at the end of the run.
 2. **flush**: the flat segments (exact, unquantised, slow to search) hold ``flat_limit`` live tokens
    (4x that in the middle of a run): they become one PLAID segment on the index's codec. PLAID
    segments that are mostly dead ride along (rewriting them costs a copy).
@@ -33,7 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .codec import KMEANS_POINTS, centroid_count
+from .codec import planned_centroids
 from .segments import PlaidSegment
 from .store import Entry
 
@@ -92,7 +92,7 @@ def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
 
     if main is not None:
         k = main.segment.codec.k  # type: ignore[attr-defined]
-        grown = centroid_count(total, min(total, KMEANS_POINTS)) >= policy.growth_factor * k
+        grown = planned_centroids(total) >= policy.growth_factor * k
         if grown or (policy.final and drift(plaids, main) > policy.drift_limit):
             return MergePlan("rebuild", tuple(sorted(entries, key=lambda e: e.id)), None)
 
