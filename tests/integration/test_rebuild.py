@@ -117,24 +117,45 @@ def test_a_rebuild_leaves_one_segment_and_searches_keep_working_during_it(indexe
     assert service.similar(source).results[0].path == source  # the file's own decoded vectors find it first
 
 
-def test_a_cancelled_rebuild_leaves_the_old_index_as_it_was(indexed: Service) -> None:
-    service = indexed
-    segments, files, rankings = _live_segments(service), _segment_files(service), _rankings(service)
-    calls = 0
+@pytest.mark.parametrize("at", ["first", "last"])
+def test_a_cancelled_rebuild_leaves_the_old_index_as_it_was(at: str, built: Path, tmp_path: Path,
+                                                             tiny_model: Path) -> None:
+    """Stopped at its first safe point (reading the training sample) or at its last (the new segment's
+    files being written, before the commit): the segments are as they were, byte for byte."""
+    shutil.copytree(built, tmp_path / "count")
+    with Service(tmp_path / "count", model=str(tiny_model), allow_download=False) as counting:
+        points = 0
 
-    def cancel_mid_merge() -> bool:
-        nonlocal calls
-        calls += 1
-        return True  # the first safe point is inside the merge (the new segment's folder is being written)
+        def count() -> bool:
+            nonlocal points
+            points += 1
+            return False
 
-    with pytest.raises(Cancelled):
-        service.rebuild(should_stop=cancel_mid_merge)
-    assert calls >= 1
-    assert _live_segments(service) == segments
-    assert _segment_files(service) == files  # byte for byte, and no half-written segment left
-    assert not (service.data_dir / "set-aside").exists()
-    assert _rankings(service) == rankings
-    assert service.doctor()["consistent"]
+        counting.rebuild(should_stop=count)
+    assert points >= 3
+    stop_at = 1 if at == "first" else points
+
+    shutil.copytree(built, tmp_path / "data")
+    with Service(tmp_path / "data", model=str(tiny_model), allow_download=False) as service:
+        segments, files, rankings = _live_segments(service), _segment_files(service), _rankings(service)
+        calls, written = 0, set()
+
+        def cancel() -> bool:
+            nonlocal calls, written
+            calls += 1
+            if calls >= stop_at:  # what the stopped rebuild had written so far
+                written = {p.name for p in (service.data_dir / "segments").iterdir()} - set(segments)
+            return calls >= stop_at
+
+        with pytest.raises(Cancelled):
+            service.rebuild(should_stop=cancel)
+        assert calls == stop_at
+        assert bool(written) == (at == "last"), written  # the last stop has a half-written segment to remove
+        assert _live_segments(service) == segments
+        assert _segment_files(service) == files  # byte for byte, and no half-written segment left
+        assert not (service.data_dir / "set-aside").exists()
+        assert _rankings(service) == rankings
+        assert service.doctor()["consistent"]
 
 
 def test_the_old_segments_are_kept_aside_while_the_new_one_is_checked(indexed: Service,
