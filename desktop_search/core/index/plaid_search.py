@@ -54,28 +54,34 @@ def one_blas_thread() -> Any:
     return _blas.limit(limits=1, user_api="blas")
 
 
-def sum_of_maxima(values: np.ndarray, lengths: np.ndarray, group: int = 64) -> np.ndarray:
-    """Per document (consecutive rows of ``values``, ``lengths`` rows each): sum over columns of the
-    max over its rows. Documents of similar length are padded by repeating their last row and reduced
-    as one block: NumPy's max over an axis of a block is ~2x faster than np.maximum.reduceat over
-    ragged float32 rows (measured: 14 vs 33 ms for 600 SciFact-length passages x 32 query tokens)."""
+def sum_of_maxima(values: np.ndarray, lengths: np.ndarray, pick: np.ndarray | None = None,
+                  chunk_bytes: int = 1 << 20) -> np.ndarray:
+    """Per document (consecutive rows of ``values``, or of ``values[pick]``, ``lengths`` rows each): sum
+    over columns of the max over its rows; integer values are summed in int64. Reduced ~1 MB of rows
+    at a time: np.maximum.reduceat slows several-fold once its input leaves the cache (measured on
+    1M tokens, load 15: 27 vs 55 ms for 2,048 candidates' codes, 26 vs 81 ms for 1,500 passages'
+    exact similarities), and ``pick`` is gathered per chunk, never whole."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    order = np.argsort(lengths, kind="stable")
-    out = np.empty(len(lengths), dtype=np.float32)
-    for s in range(0, len(order), group):
-        ds = order[s : s + group]
-        width = np.arange(int(lengths[ds].max()))
-        rows = starts[ds][:, None] + np.minimum(width[None, :], lengths[ds][:, None] - 1)
-        out[ds] = values[rows].max(axis=1).sum(axis=1)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    per = max(1024, chunk_bytes // (values.shape[1] * values.itemsize))
+    integer = np.issubdtype(values.dtype, np.integer)
+    out = np.empty(len(lengths), dtype=np.int64 if integer else np.float32)
+    i = 0
+    while i < len(lengths):
+        j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + per, side="right")) - 1)
+        lo, hi = int(bounds[i]), int(bounds[j])
+        rows = values[lo:hi] if pick is None else np.take(values, pick[lo:hi], axis=0)
+        best = np.maximum.reduceat(rows, bounds[i:j] - lo, axis=0)
+        out[i:j] = best.sum(axis=1, dtype=np.int64 if integer else None)
+        i = j
     return out
 
 
 @dataclass(frozen=True, eq=False)
 class CentroidScores:
     """Every centroid's score for every query token, and the same quantised to one byte: the candidate
-    stages take maxima over many gathered rows, which NumPy reduces several times faster in uint8 than
-    in float32 (NaN handling); a score is ``lo + step * byte``, so sums stay comparable across segments.
+    stages take maxima over many gathered rows, which NumPy gathers and reduces several times faster in
+    uint8 than in float32; a score is ``lo + step * byte``, so sums stay comparable across segments.
     Rounding moves a document's sum by well under the gaps that decide the exact-rerank budget."""
 
     scores: np.ndarray  # (centroids, q) float32
@@ -92,11 +98,11 @@ class CentroidScores:
         q8 = np.rint((scores - lo) * (1.0 / step)).astype(np.uint8)
         return cls(scores, q8, lo, step)
 
-    def sum_of_maxima(self, rows: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-        """Per group of ``rows`` (centroid ids; groups start at ``bounds``): sum over query tokens of the
-        best row's score."""
-        best = np.maximum.reduceat(np.take(self.q8, rows, axis=0), bounds, axis=0)
-        return (best.sum(axis=1, dtype=np.int64) * self.step + self.lo * self.q8.shape[1]).astype(np.float32)
+    def sum_of_maxima(self, rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Per group of ``rows`` (centroid ids, ``lengths`` per group, consecutive): sum over query
+        tokens of the best row's score."""
+        summed = sum_of_maxima(self.q8, lengths, pick=rows)
+        return (summed * self.step + self.lo * self.q8.shape[1]).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +121,8 @@ def candidates(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
     cs = CentroidScores.of(seg, query)
     empty = Pool(seg, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), cs)
     probe = min(seg.n_ivf_probe, cs.scores.shape[0])
-    best = np.unique(np.argpartition(-cs.scores, probe - 1, axis=0)[:probe])
+    # along rows of the transpose: argpartition down the columns of (centroids, q) is ~10x slower
+    best = np.unique(np.argpartition(-cs.scores.T, probe - 1, axis=1)[:, :probe])
     sizes = seg.ivf_offsets[best + 1] - seg.ivf_offsets[best]
     if sizes.sum() == 0:
         return empty
@@ -129,7 +136,7 @@ def candidates(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
     order = np.argsort(pair_doc, kind="stable")
     pair_centroid, pair_doc = pair_centroid[order], pair_doc[order]
     starts = np.flatnonzero(np.r_[True, pair_doc[1:] != pair_doc[:-1]])
-    approx = cs.sum_of_maxima(pair_centroid, starts)
+    approx = cs.sum_of_maxima(pair_centroid, np.diff(np.r_[starts, len(pair_doc)]))
     ranked = np.argsort(-approx, kind="stable")
     return Pool(seg, pair_doc[starts][ranked].astype(np.int64), approx[ranked], cs)
 
@@ -144,17 +151,13 @@ def every_live(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
     return Pool(seg, docs[ranked], scores[ranked], cs)
 
 
-def _doc_bounds(seg: PlaidSegment, docs: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(seg.lengths[docs])[:-1]]).astype(np.int64)
-
-
 def full_interaction(seg: PlaidSegment, cs: CentroidScores, docs: np.ndarray) -> np.ndarray:
     """Centroid interaction of ``docs`` over all their tokens: sum over query tokens of the max, over the
     doc's tokens, of the score of the token's centroid."""
     if len(docs) == 0:
         return np.zeros(0, dtype=np.float32)
     codes = np.asarray(seg.codes[seg.token_ids(docs)])
-    return cs.sum_of_maxima(codes, _doc_bounds(seg, docs))
+    return cs.sum_of_maxima(codes, seg.lengths[docs])
 
 
 def rerank(seg: PlaidSegment, query: np.ndarray, docs: np.ndarray) -> np.ndarray:

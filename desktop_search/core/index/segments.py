@@ -260,8 +260,7 @@ def maxsim_all(data: np.ndarray, offsets: np.ndarray, query: np.ndarray, chunk_t
             sims = (torch.from_numpy(np.asarray(data[t0:t1])).float() @ tq.T).numpy()  # (tokens, q)
         else:
             sims = np.asarray(data[t0:t1], dtype=np.float32) @ q.T
-        maxes = np.maximum.reduceat(sims, (offsets[p:hi] - t0).astype(np.int64), axis=0)
-        out[p:hi] = maxes.sum(axis=1)
+        out[p:hi] = plaid_search.sum_of_maxima(sims, np.diff(offsets[p : hi + 1]))
         p = hi
     return out
 
