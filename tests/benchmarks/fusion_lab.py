@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_search.core.evaluate import load_beir, mrr_at, ndcg_at, recall_at
-from desktop_search.core.search import Fusion, Hit, parse_query
+from desktop_search.core.search import Fusion, Hit, filerank, parse_query
 from desktop_search.core.search import keyword as kw
 from desktop_search.core.search import semantic as sem
 from desktop_search.core.search.filters import FileFilter
@@ -42,7 +42,7 @@ def collect(service: Service, queries: dict[str, str], limit: int = 100) -> tupl
         q = parse_query(text)
         filt = FileFilter.of(q)
         t0 = time.perf_counter()
-        keyword = kw.passages(c, q, filt, pool)
+        keyword = filerank.rank(c, q, filt, pool, True).hits  # as Searcher.stages builds it (coverage kept: tunable)
         names = kw.names(c, q, filt, pool)
         t1 = time.perf_counter()
         qv = encoder.encode_query(q.semantic_text)

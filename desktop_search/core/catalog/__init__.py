@@ -3,7 +3,7 @@ data-access layer: every SQL statement of the program lives here.
 
 Tables: roots, files, passages (+ FTS5), failures, segments, settings, exclusions. ``schema.py`` holds
 the migrations, ``connection.py`` opens a catalog, and :class:`Catalog` gathers the named queries by
-topic (``keyword``, ``files``, ``preferences``, ``vectors``). Every write goes through one
+topic (``keyword``, ``terms``, ``files``, ``preferences``, ``vectors``). Every write goes through one
 :class:`Writer` thread; readers open their own connections (one per thread, never shared).
 """
 
@@ -23,6 +23,7 @@ from .keyword import KeywordQueries
 from .members import ArchiveMembers
 from .preferences import Preferences
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .terms import TermStatistics
 from .vectors import VectorRecords
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Catalog(KeywordQueries, FileRecords, Preferences, VectorRecords, ArchiveMembers):
+class Catalog(KeywordQueries, TermStatistics, FileRecords, Preferences, VectorRecords, ArchiveMembers):
     """One connection with every named query. Writes must run on the writer thread."""
 
 

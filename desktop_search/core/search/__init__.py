@@ -4,6 +4,7 @@ fusion, the relevance floor, passages grouped per file, snippets and explanation
 | job | module |
 |---|---|
 | keyword retrieval (passages, names, filter-only listing) | :mod:`.keyword` |
+| keyword ranking of files: BM25 with file-level word weights (IDF) | :mod:`.filerank` |
 | semantic retrieval (filters applied before ranking) | :mod:`.semantic` |
 | filters and required/excluded files | :mod:`.filters` |
 | fusion and the relevance floor | :mod:`.fusion` |

@@ -19,7 +19,7 @@ from ..members import on_disk
 from ..model import ModelMismatch
 from ..query import SORTS, ParsedQuery, QueryError, parse_query
 from ..scan import ROOT_NOT_FOLDER, ROOT_OK, root_state
-from . import keyword, semantic
+from . import filerank, keyword, semantic
 from .assemble import Options, build
 from .filters import FileFilter, allowed_passages, restriction
 from .fusion import DEFAULT, KEYWORD, NAMES, SEMANTIC, Fused, Fusion, fuse
@@ -92,6 +92,7 @@ class Searcher:
             hidden = lambda path: offline(path) or not on_disk(path)  # noqa: E731
         opts = Options(limit, snippets, explain, self.fusion.floor, hidden)
         keyword_lists: list[tuple[str, list[Hit]]] | None = None
+        ranking = filerank.FileRanking()  # the keyword list's scores of every passage holding a query word
         semantic_hits: list[Hit] | None = None
         qv: QueryVectors | None = None
         unavailable: str | None = None
@@ -110,8 +111,8 @@ class Searcher:
             lists: list[tuple[str, list[Hit]]] = []
             if mode in ("hybrid", "keyword"):
                 if keyword_lists is None:
-                    keyword_lists = [(KEYWORD, keyword.passages(c, q, filt, pool, self.fusion.coverage != 0)),
-                                     (NAMES, keyword.names(c, q, filt, pool))]
+                    ranking = filerank.rank(c, q, filt, pool, self.fusion.coverage != 0)
+                    keyword_lists = [(KEYWORD, ranking.hits), (NAMES, keyword.names(c, q, filt, pool))]
                 lists += keyword_lists
             semantic_qv = None
             if mode in ("hybrid", "semantic") and q.semantic_text.strip():
@@ -137,7 +138,7 @@ class Searcher:
                                   "by meaning; run `desktop-search doctor --repair`")
             fused = [f for f in fuse(lists, self.fusion) if limits.allows(f.file_id)]
             if (snippets or explain) and keyword_lists is not None and mode != "semantic":
-                self._more_keyword_passages(c, q, fused[: limit + 8], keyword_lists[0][1])
+                self._more_keyword_passages(c, q, fused[: limit + 8], ranking)
             best = fused[0].score if fused else None
             if sort != "relevance" and fused:
                 order = {fid: i for i, (fid, _) in enumerate(c.filtered_files("1", [], sort, len(fused),
@@ -146,20 +147,22 @@ class Searcher:
             results = build(c, self.store, fused, q, semantic_qv, opts, best)
             yield SearchResponse(text, mode, (time.perf_counter() - started) * 1000, results, notice)
 
-    def _more_keyword_passages(self, c: Catalog, q: ParsedQuery, shown: list[Fused], ranked: list[Hit]) -> None:
+    def _more_keyword_passages(self, c: Catalog, q: ParsedQuery, shown: list[Fused],
+                               ranking: filerank.FileRanking) -> None:
         """Other passages of the files about to be shown that match the words, scored as the keyword
-        list scored its hits, so each file can list several (best first)."""
-        if not shown or not ranked:
+        list scored its hits (file-level BM25, :mod:`.filerank`), so each file can list several (best first)."""
+        if not shown or not ranking.hits:
             return
-        scores = [h.score for h in ranked]
+        scores = [h.score for h in ranking.hits]
         top, low = max(scores), min(scores)
         span = (top - low) or 1.0
         weight = self.fusion.weight(KEYWORD)
         by_id = {f.file_id: f for f in shown}
         for h in keyword.more_passages(c, q, list(by_id), 3, self.fusion.coverage != 0):
             f = by_id[h.file_id]
-            if h.passage_id not in f.passages:
-                value = weight * max(0.0, min(1.0, (h.score - low) / span)) * h.weight ** self.fusion.coverage
+            score = ranking.scores.get(h.passage_id)
+            if h.passage_id not in f.passages and score is not None:
+                value = weight * max(0.0, min(1.0, (score - low) / span)) * h.weight ** self.fusion.coverage
                 f.passages[h.passage_id] = value
 
     def _encode(self, q: ParsedQuery) -> tuple[QueryVectors | None, str | None]:
