@@ -127,11 +127,12 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--label", default="after")
+    parser.add_argument("--code", help="the commit measured (default: git log of the imported package)")
     args = parser.parse_args()
     if not (args.index / "catalog.db").is_file():
         print(f"bench_keyword: no catalog in {args.index}", file=sys.stderr)
         return 1
-    result = {"code": code_version(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    result = {"code": args.code or code_version(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               **measure(args.index, args.beir, args.queries, args.rounds)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "keyword_latency.json"
