@@ -170,6 +170,21 @@ def test_training_prefers_raw_vectors_and_is_deterministic(base, tmp_path):
     assert meta["measured_tokens"] == 0  # its own training data says nothing about drift
 
 
+def test_a_codec_trained_on_decoded_vectors_takes_its_drift_reference_from_raw_ones_only(base, tmp_path):
+    root, flats = base
+    plaid, flat = PlaidSegment(root / "plaid-base"), FlatSegment(root / flats[4])
+    decoded_only = merge_segments(tmp_path, "r1", [MergeSource(plaid, _all(plaid))], None, nbits=4)
+    assert decoded_only.trained and PlaidSegment(tmp_path / "r1").codec.residual_norm == 0.0  # unknown
+    mixed = merge_segments(tmp_path, "r2", [MergeSource(plaid, _all(plaid)), MergeSource(flat, _all(flat))],
+                           None, nbits=4)
+    seg = PlaidSegment(tmp_path / "r2")
+    assert mixed.trained and mixed.compressed_tokens == int(flat.lengths.sum())
+    raw = np.concatenate(flat.vectors(range(flat.n_passages))).astype(np.float32)
+    _, _, norm_sum = seg.codec.compress(raw)
+    assert seg.codec.residual_norm == pytest.approx(norm_sum / len(raw), rel=1e-5)
+    assert seg.plaid_meta["measured_tokens"] == 0  # the reference is not drift
+
+
 # --- the policy -------------------------------------------------------------------------------------
 class FakeCodec:
     def __init__(self, cid: str, trained: int, norm: float = 0.5):

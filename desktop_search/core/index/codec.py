@@ -126,12 +126,13 @@ class Codec:
     # --- training --------------------------------------------------------------------------------
     @classmethod
     def train(cls, sample: Sequence[np.ndarray], nbits: int, total_tokens: int | None = None,
-              heldout: int = 50_000, pace: Callable[[], None] = lambda: None) -> Codec:
+              heldout: int = 50_000, pace: Callable[[], None] = lambda: None, raw: bool = True) -> Codec:
         """Centroids by spherical k-means over the passages ``sample`` (see :func:`training_sample`),
         :func:`centroid_count` of them, and bucket cutoffs/weights from the quantiles of residuals of
         up to ``heldout`` sample tokens kept out of the k-means, as fast-plaid's ``create`` does. Cost
         and memory are bounded whatever the index size (see KMEANS_POINTS); ``pace()`` runs between
-        chunks of work (throttle, cancel).
+        chunks of work (throttle, cancel). ``raw``: the sample holds raw vectors, so its held-out
+        residual norm is the drift reference (decoded ones would set it too low: 0, unknown).
         Deterministic for the same input. No PyTorch."""
         lengths = np.array([len(v) for v in sample], dtype=np.int64)
         tokens = int(lengths.sum())
@@ -154,7 +155,7 @@ class Codec:
         flat = residual.ravel()
         cutoffs = np.quantile(flat, np.arange(1, n) / n).astype(np.float32)
         weights = np.quantile(flat, (np.arange(n) + 0.5) / n).astype(np.float32)
-        norm = float(np.sqrt(np.einsum("ij,ij->i", residual, residual)).mean())
+        norm = float(np.sqrt(np.einsum("ij,ij->i", residual, residual)).mean()) if raw else 0.0
         return cls(centroids, cutoffs, weights, nbits, trained_tokens=total, residual_norm=norm)
 
 
