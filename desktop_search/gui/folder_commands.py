@@ -56,8 +56,11 @@ class FolderCommands(_Base):
 
     def watch_folders(self) -> None:
         def start() -> None:  # off the UI thread: a watch per subfolder takes a while on big trees
-            self.monitor.rules = self.service.rules()
-            self.monitor.start(self.service.roots())
+            with self._monitor_lock:  # one start or stop at a time (window.py), none once the window closed
+                if self._closing:
+                    return
+                self.monitor.rules = self.service.rules()
+                self.monitor.start(self.service.roots())
 
         run_job(self, "watch folders", start)
 

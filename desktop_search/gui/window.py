@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -77,6 +78,10 @@ class MainWindow(FolderCommands, IndexFeedback, QMainWindow):
         self.model_loader = ModelLoader(service, self)
         # watched folders: the paths a burst of changes touched become one incremental index run
         self.monitor = service.change_monitor(self.files_changed.emit)
+        # the monitor is (re)started on worker threads (watch_folders) and stopped here at shutdown: one at a
+        # time under this lock (a stop during a start joined an observer thread not started yet, and two
+        # starts at once each made an observer), and none after shutdown
+        self._monitor_lock = threading.Lock()
         self.files_changed.connect(self.indexer.changed)
         # the service says what changed (from any thread); views refresh once per burst
         self._pending_change: Any = None
@@ -373,7 +378,8 @@ class MainWindow(FolderCommands, IndexFeedback, QMainWindow):
         self._change_timer.stop()
         self.battery.set_enabled(False)
         self._idle_timer.stop()
-        self.monitor.stop()
+        with self._monitor_lock:  # waits for a start in progress (watch_folders) to finish first
+            self.monitor.stop()
         self.searcher.shutdown()
         self.indexer.shutdown()
         self.previews.shutdown()
