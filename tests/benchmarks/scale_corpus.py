@@ -40,13 +40,15 @@ def scifact_queries(beir: Path, n: int) -> list[str]:
 
 
 def make_corpus(folder: Path, target_tokens: int, texts: list[str], tokenizer: Any, seed: int = 0,
-                per_folder: int = 500) -> dict[str, int]:
+                per_folder: int = 500, skip_ids: set[int] | None = None) -> dict[str, int]:
     """Write files of recombined SciFact text into ``folder`` until they hold ``target_tokens`` tokens
-    (as ``tokenizer`` counts them, special tokens left out). Reuses a complete earlier corpus."""
+    (as ``tokenizer`` counts them, special tokens left out, and ``skip_ids`` too: the model's skiplist,
+    punctuation, gets no vector, so the count is the index's vectors). Reuses a complete earlier corpus."""
     stamp = folder / ".corpus.json"
+    skip = sorted(skip_ids or ())
     if stamp.exists():
         meta = json.loads(stamp.read_text())
-        if meta.get("target_tokens") == target_tokens and meta.get("seed") == seed:
+        if meta.get("target_tokens") == target_tokens and meta.get("seed") == seed and meta.get("skip", []) == skip:
             return meta
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -62,7 +64,8 @@ def make_corpus(folder: Path, target_tokens: int, texts: list[str], tokenizer: A
                 rng.shuffle(pick)
                 parts.append(" ".join(pick))
             batch.append("\n\n".join(parts))
-        counts = [len(ids) for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]]
+        counts = [len(ids) - sum(i in skip_ids for i in ids) if skip_ids else len(ids)
+                  for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]]
         for text, n in zip(batch, counts, strict=True):
             sub = folder / f"d{files // per_folder:04d}"
             sub.mkdir(exist_ok=True)
@@ -72,9 +75,18 @@ def make_corpus(folder: Path, target_tokens: int, texts: list[str], tokenizer: A
             chars += len(text)
             if tokens >= target_tokens:
                 break
-    meta = {"target_tokens": target_tokens, "seed": seed, "files": files, "tokens": tokens, "chars": chars}
+    meta = {"target_tokens": target_tokens, "seed": seed, "files": files, "tokens": tokens, "chars": chars,
+            "skip": skip}
     stamp.write_text(json.dumps(meta))
     return meta
+
+
+def skiplist_ids(tokenizer: Any) -> set[int]:
+    """Token ids of PyLate's default skiplist (string.punctuation): document tokens that get no vector."""
+    import string
+
+    ids = {tokenizer.convert_tokens_to_ids(c) for c in string.punctuation}
+    return ids - {tokenizer.unk_token_id, None}
 
 
 def build_tiny64(target: Path, texts: list[str]) -> Path:
@@ -149,21 +161,28 @@ def percentile(values: list[float], p: float) -> float:
     return round(float(np.percentile(values, p)), 1) if values else float("nan")
 
 
-def synthetic_forward(encoder: Any, context: float = 0.5, width: int = 4, batch: int = 256) -> None:
+def synthetic_forward(encoder: Any, context: float = 0.5, width: int = 4, batch: int = 256,
+                      cache: Path | None = None) -> None:
     """Make ``encoder`` (a loaded Encoder of the tiny model) fast enough for 10M tokens on 2 cores:
     its network call (``_forward``) becomes a lookup of each token's vector (the model's own output for
     that token alone, computed once per vocabulary entry) mixed with the mean of its neighbours within
     ``width`` tokens (``context``), L2-normalised. Everything around it, tokenization, windows,
-    passage slicing and char spans, stays the product's code. Query encoding is left real."""
+    passage slicing and char spans, stays the product's code. Query encoding is left real. ``cache``: a
+    .npy file keeping the table between builds (a 32M model takes minutes to fill it on 2 cores)."""
     real = encoder._forward
     vocab = len(encoder.tokenizer)
     prefix = [encoder.doc_prefix_id] if encoder.doc_prefix_id is not None else []
     skip = len(encoder.head) + len(prefix)
-    table = []
-    for start in range(0, vocab, batch):
-        outs = real([encoder.head + prefix + [t] + encoder.tail for t in range(start, min(vocab, start + batch))])
-        table += [o[skip] for o in outs]
-    lookup = np.stack(table).astype(np.float32)
+    if cache is not None and cache.exists():
+        lookup = np.load(cache)
+    else:
+        table = []
+        for start in range(0, vocab, batch):
+            outs = real([encoder.head + prefix + [t] + encoder.tail for t in range(start, min(vocab, start + batch))])
+            table += [o[skip] for o in outs]
+        lookup = np.stack(table).astype(np.float32)
+        if cache is not None:
+            np.save(cache, lookup)
 
     def forward(sequences: list[list[int]]) -> list[np.ndarray]:
         out = []
