@@ -26,7 +26,7 @@ from .filters import FileFilter
 from .keyword import coverage_of, match_expression
 from .results import Hit
 
-SAMPLE = 256  # a word's passages looked at to count its files; beyond, the count is scaled by passages / SAMPLE
+SAMPLE = 64  # a word's passages looked at to count its files; beyond, the count is scaled by passages / SAMPLE
 
 
 def idf(total: int, holding: int) -> float:
@@ -75,19 +75,14 @@ def rank(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int, with_coverage
     inner = limit * (40 if q.has_filters else 10)
     # required phrases (AND) and exclusions (NOT): the whole expression decides which passages qualify
     within = match if (q.excluded or q.phrases) else None
-    top = c.weighted_passages(weights(c, q), within, inner)
-    if not top:
-        return FileRanking()
-    scores = dict(top)
     where, params = filt.clause(c)
-    owners = c.passage_file_ids([pid for pid, _ in top], where, params)
+    top = c.weighted_passages(weights(c, q), within, where, params, inner)
+    scores: dict[int, float] = {}
     best: dict[int, int] = {}
-    for pid, _ in top:
-        fid = owners.get(pid)
-        if fid is not None and fid not in best:
+    for fid, pid, score in top:
+        scores[pid] = score
+        if fid not in best and len(best) < limit:
             best[fid] = pid
-            if len(best) >= limit:
-                break
     coverage = coverage_of(q, fts_words(q.words) if with_coverage else [])
     texts = c.result_passages(list(best.values())) if with_coverage else {}
     hits = [Hit(fid, pid, scores[pid], coverage(texts[pid][1]) if pid in texts else 1.0) for fid, pid in best.items()]
