@@ -215,6 +215,15 @@ def test_policy_flushes_flats_onto_the_largest_segments_codec():
     assert chosen.reason == "flush" and [e.id for e in chosen.sources] == [3, 4] and chosen.codec_from.id == 1
 
 
+def test_a_big_index_flushes_a_smaller_flat_tail_at_the_end_of_a_run():
+    big = fake(1, "plaid", 1_000_000, trained=300_000)
+    tail = fake(2, "flat", 20_000)  # 2.6 bytes a token on the whole index if left flat
+    assert plan([big, tail], Policy(flat_limit=32_768, final=False)) is None
+    assert plan([big, tail], Policy(flat_limit=32_768)).reason == "flush"
+    assert plan([big, fake(3, "flat", 8_000)], Policy(flat_limit=32_768)) is None  # under a quarter of the limit
+    assert plan([fake(4, "flat", 20_000)], Policy(flat_limit=32_768)) is None  # no codec yet: the limit
+
+
 def test_policy_merges_a_full_tier_and_rewrites_mostly_dead_segments():
     tier0 = [fake(i, "plaid", 1_000 + i, trained=1_000) for i in range(1, 5)]
     big = fake(9, "plaid", 20_000, trained=20_000)

@@ -15,7 +15,8 @@ In order of precedence:
    (2,048 centroids from ~131k tokens) is replaced once, near 300k tokens (one re-compression of those
    300k tokens), instead of by a rebuild of the whole index at the end of the run.
 2. **flush**: the flat segments (exact, unquantised, slow to search) hold ``flat_limit`` live tokens
-   (4x that in the middle of a run): they become one PLAID segment on the index's codec. PLAID
+   (4x that in the middle of a run; less at the end of a run in a big index, see :func:`flush_at`):
+   they become one PLAID segment on the index's codec. PLAID
    segments that are mostly dead ride along (rewriting them costs a copy).
 3. **expunge**: a PLAID segment with under ``min_live`` of its passages live is rewritten.
 4. **tier**: PLAID segments fall in size tiers (``flat_limit`` x ``tier_factor`` ** n live tokens);
@@ -82,6 +83,19 @@ def drift(entries: Sequence[Entry], main: Entry) -> float:
     return norm_sum / measured / seg.codec.residual_norm if measured else 0.0
 
 
+def flush_at(policy: Policy, total: int, has_codec: bool) -> int:
+    """Live flat tokens that make a flush. Mid-run: 4x the flat limit. At the end of a run: the
+    limit, or, once the index has a codec, less in a big index: a flat tail costs ~130 bytes a 64-d
+    token against PLAID's ~38, so it may hold 1/64 of the index (<= 2 bytes a token on the whole), but
+    never under a quarter of the limit (a small tail is cheaper searched exactly than as one more
+    PLAID segment)."""
+    if not policy.final:
+        return 4 * policy.flat_limit
+    if not has_codec:
+        return policy.flat_limit
+    return min(policy.flat_limit, max(policy.flat_limit // 4, total // 64))
+
+
 def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
     """The next merge among ``entries`` (live segments of one model and dimension), or None."""
     entries = [e for e in entries if e.state == "live" and e.n_live]
@@ -98,7 +112,7 @@ def plan(entries: Sequence[Entry], policy: Policy) -> MergePlan | None:
 
     dead = [e for e in plaids if e.live.mean() < policy.min_live]
     flat_tokens = sum(live_tokens(e) for e in flats)
-    if flats and flat_tokens >= (policy.flat_limit if policy.final else 4 * policy.flat_limit):
+    if flats and flat_tokens >= flush_at(policy, total, main is not None):
         return MergePlan("flush", tuple(flats + dead), main)
     if dead:
         return MergePlan("expunge", tuple(dead), main)
