@@ -49,8 +49,9 @@ class Settings:
     passage_chars: int = 1200  # target passage size; passages are slices of an encoded window
     batch_files: int = 256  # files per committed encoding batch at most (fewer when they fill the encoder's pool)
     # exact-MaxSim (flat) segments are compacted to PLAID above this many 64-d tokens (scaled by 64/dim):
-    # where exact search costs what a PLAID query does (one core, 64-d: flat 16 ms at 50k tokens, 63 ms
-    # at 200k; PLAID 9-11 ms; tests/benchmarks/results/codec.md). Was 1.5M: ~0.65 s a query at 1M.
+    # where exact search costs what a PLAID query does (one core, 64-d, CPU ms: flat 15 at 50k tokens, 62
+    # at 200k, 346 at 1M; PLAID 12 / 21 / 56; tests/benchmarks/results/codec.md). Was 1.5M: an index under
+    # 1.5M tokens was searched exactly (~0.65 s a query at 1M).
     flat_max_tokens: int = 32_768
     plaid_nbits: int = 0  # 0 = choose from the vector width
     max_file_bytes: int = 200 * 1024 * 1024
