@@ -1,7 +1,7 @@
 """Recall of PLAID candidate generation against exact MaxSim, and its search time (issue 14).
 
-    python tests/benchmarks/bench_recall.py [--sizes 1M,3M] [--queries 100] [--work DIR]
-        [--source DATA_DIR] [--standin MODEL] [--tiny-data DIR ...] [--grid probe:cand:full,...]
+    python tests/benchmarks/bench_recall.py [--sizes 1M,3M,10M] [--codes-from 1M] [--queries 50]
+        [--work DIR] [--source DATA_DIR] [--standin MODEL] [--tiny-data DIR ...] [--grid p:c:f,...]
 
 What it measures, per index and per setting of the search budgets (PlaidSegment.n_ivf_probe,
 n_candidates, n_full; see desktop_search/core/index/plaid_search.py): recall@10 of the PLAID search
@@ -20,6 +20,10 @@ Vectors **with semantic structure at 64 dimensions**, built without encoding:
 - The documents go into real PLAID segments through the product's codec and writer (one codec trained
   as the product trains it, ``Codec.train`` on ``training_sample``; segments of at most 2M tokens
   sharing it, as after merges with fixed centroids), built in a child process under ``nice -n 19``.
+- With ``--codes-from SIZE``, bigger sizes are recombined from that index at the code level, as a
+  merge copies codes (:func:`build_from_codes`: prefix of one document + suffix of another, cut
+  points drawn per copy; no compression, so 10M tokens take minutes), and their exact top 10 comes
+  from the source's token similarities (:func:`exact_recombined`, checked against decoding).
 - Queries: SciFact queries encoded by the stand-in (NumPy query encoder), projected the same way.
 
 The **tiny random model's** vectors (``--tiny-data``: data folders built by bench_scale.py) are
@@ -60,7 +64,7 @@ SIZES = {"300K": 300_000, "1M": 1_000_000, "3M": 3_000_000, "10M": 10_000_000}
 DIM = 64
 SIGMA = 0.0125
 SEGMENT_TOKENS = 2_000_000
-DEFAULT_GRID = "4:96:96,4:1024:96,4:2048:96,4:4096:96,2:2048:96,8:2048:96,4:2048:64,4:2048:128,4:4096:192"
+DEFAULT_GRID = "4:96:96,4:512:96,4:1024:128,4:2048:96,4:4096:128,2:2048:128,8:2048:128,4:2048:64,4:2048:192"
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -155,24 +159,161 @@ def build(work: Path, size: str, codec_from: str = "") -> dict[str, Any]:
     return meta
 
 
-# --- measuring ------------------------------------------------------------------------------------
-def exact_top(segs: list[Any], queries: list[np.ndarray], k: int = 10) -> list[list[tuple[int, int]]]:
-    """(segment number, local id) of each query's exact top ``k`` over the decoded vectors."""
-    from desktop_search.core.index.segments import maxsim_all
+def build_from_codes(work: Path, size: str, source: str) -> dict[str, Any]:
+    """A bigger index recombined from a built one at the code level, as a merge copies codes: each
+    document is the first 30-70 % of one source document followed by the last 30-70 % of another
+    (cut points drawn per copy, so no two copies are the same document), its codes and residual
+    bytes copied. No compression runs, so 10M tokens are written in a minute (compressing them
+    against 8,192 centroids, 10 TFLOP, does not fit a shared 2-core machine at nice 19), and exact
+    MaxSim needs only the source's token similarities (:func:`exact_recombined`). The codec is the
+    source's, as the product keeps a codec trained on an early flush (at most 8,192 centroids)."""
+    from desktop_search.core.index.segments import PlaidSegment, write_plaid_segment
 
-    per_seg = []
-    for seg in segs:
-        decoded = seg.decoded_all()
-        per_seg.append(np.stack([maxsim_all(decoded, seg.offsets, q) for q in queries]))
-        del decoded
+    folder = work / f"idx-{size}"
+    stamp = folder / "built.json"
+    if stamp.exists():
+        return dict(json.loads(stamp.read_text()))
+    src = PlaidSegment(sorted((work / f"idx-{source}").glob("plaid-*"))[0])
+    lens, offs = np.asarray(src.lengths), np.asarray(src.offsets)
+    rng = np.random.default_rng(2)
+    t0 = time.monotonic()
+    docs, recipe, total = [], [], 0
+    while total < SIZES[size]:
+        a, b = (int(x) for x in rng.integers(src.n_passages, size=2))
+        cut_a, cut_b = int(lens[a] * rng.uniform(0.3, 0.7)), int(lens[b] * rng.uniform(0.3, 0.7))
+        if cut_a == 0 or cut_b == lens[b]:
+            continue
+        docs.append(np.concatenate([np.arange(offs[a], offs[a] + cut_a), np.arange(offs[b] + cut_b, offs[b + 1])]))
+        recipe.append((a, cut_a, b, cut_b))
+        total += len(docs[-1])
+    folder.mkdir(parents=True, exist_ok=True)
+    lengths = np.array([len(d) for d in docs])
+    start = n = 0
+    while start < len(docs):
+        stop = start + int(np.searchsorted(np.cumsum(lengths[start:]), SEGMENT_TOKENS)) + 1
+        tokens = np.concatenate(docs[start:stop])
+
+        def fill(codes: np.ndarray, residuals: np.ndarray, tokens: np.ndarray = tokens) -> dict[str, Any]:
+            for lo in range(0, len(tokens), 1 << 20):
+                part = tokens[lo : lo + (1 << 20)]
+                codes[lo : lo + len(part)] = src.codes[part]
+                residuals[lo : lo + len(part)] = src.residuals[part]
+            return {}
+
+        write_plaid_segment(folder, f"plaid-{n:02d}", list(range(start, stop)), lengths[start:stop],
+                            [np.zeros((int(x), 2), np.uint16) for x in lengths[start:stop]], src.codec, fill)
+        start, n = stop, n + 1
+    np.save(folder / "recipe.npy", np.array(recipe, dtype=np.int64))  # (a, cut_a, b, cut_b) per document
+    meta = {"size": size, "docs": len(docs), "tokens": int(total), "segments": n, "centroids": src.codec.k,
+            "train_s": 0.0, "build_s": round(time.monotonic() - t0, 1), "codec_from": source,
+            "recombined_codes_of": source,
+            "disk_bytes": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())}
+    stamp.write_text(json.dumps(meta))
+    return meta
+
+
+# --- measuring ------------------------------------------------------------------------------------
+def exact_top(segs: list[Any], queries: list[np.ndarray], k: int = 10, chunk_tokens: int = 8192
+              ) -> list[list[tuple[int, int]]]:
+    """(segment number, local id) of each query's exact top ``k`` over the decoded vectors: all queries
+    in one product per chunk of passages (one large matmul instead of one small one per query)."""
+    qall = np.ascontiguousarray(np.concatenate(queries).astype(np.float32))
+    q_bounds = np.concatenate([[0], np.cumsum([len(q) for q in queries])[:-1]]).astype(np.int64)
+    best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_k = np.zeros((len(queries), 0), dtype=np.int64)
+    for si, seg in enumerate(segs):
+        offsets = np.asarray(seg.offsets)
+        p = 0
+        while p < seg.n_passages:
+            hi = max(p + 1, int(np.searchsorted(offsets, offsets[p] + chunk_tokens, side="right")) - 1)
+            vecs = seg.codec.decompress(*seg.encoded(np.arange(p, hi)))
+            per_doc = np.maximum.reduceat(vecs @ qall.T, (offsets[p:hi] - offsets[p]).astype(np.int64), axis=0)
+            scores = np.add.reduceat(per_doc, q_bounds, axis=1).T  # (queries, docs)
+            keys = np.broadcast_to(si * 10_000_000 + np.arange(p, hi), scores.shape)
+            all_s, all_k = np.concatenate([best_s, scores], axis=1), np.concatenate([best_k, keys], axis=1)
+            top = np.argpartition(-all_s, min(k, all_s.shape[1]) - 1, axis=1)[:, :k]
+            best_s, best_k = np.take_along_axis(all_s, top, axis=1), np.take_along_axis(all_k, top, axis=1)
+            p = hi
+    order = np.argsort(-best_s, axis=1, kind="stable")
+    return [[(int(x) // 10_000_000, int(x) % 10_000_000) for x in row]
+            for row in np.take_along_axis(best_k, order, axis=1)]
+
+
+def exact_recombined(work: Path, size: str, queries: list[np.ndarray], k: int = 10) -> list[list[tuple[int, int]]]:
+    """Exact top ``k`` of a :func:`build_from_codes` index from its source's decoded tokens: a document's
+    best score for a query token is the larger of its source prefix's and suffix's, which cumulative
+    maxima within each source document give in O(1) per document. Equal to decoding the copies
+    (their codes are the source's); checked on sampled documents by :func:`check_recombined`."""
+    from desktop_search.core.index.segments import PlaidSegment
+
+    meta = json.loads((work / f"idx-{size}" / "built.json").read_text())
+    src = PlaidSegment(sorted((work / f"idx-{meta['recombined_codes_of']}").glob("plaid-*"))[0])
+    recipe = np.load(work / f"idx-{size}" / "recipe.npy")
+    seg_of = np.repeat(np.arange(meta["segments"]), _segment_sizes(work, size))
+    local = np.concatenate([np.arange(n) for n in _segment_sizes(work, size)])
+    offs = np.asarray(src.offsets)
+    doc_of_token = np.repeat(np.arange(src.n_passages), np.asarray(src.lengths)).astype(np.float64)
+    decoded = src.decoded_all().astype(np.float32)
+    a_last = offs[recipe[:, 0]] + recipe[:, 1] - 1  # last token of the prefix
+    b_first = offs[recipe[:, 2]] + recipe[:, 3]  # first token of the suffix (counted from the end below)
     out = []
-    for qi in range(len(queries)):
-        scores = np.concatenate([s[qi] for s in per_seg])
-        which = np.concatenate([np.full(s.shape[1], i) for i, s in enumerate(per_seg)])
-        local = np.concatenate([np.arange(s.shape[1]) for s in per_seg])
+    for q in queries:
+        sims = (decoded @ q.T).astype(np.float64) + 4.0 * doc_of_token[:, None]  # 4 > any similarity gap
+        prefix = np.maximum.accumulate(sims, axis=0)  # restarts at each source document (its +4 offset)
+        suffix = np.maximum.accumulate(sims[::-1] - 8.0 * doc_of_token[::-1, None], axis=0)[::-1]
+        best_a = prefix[a_last] - 4.0 * doc_of_token[a_last, None]
+        best_b = suffix[b_first] + 4.0 * doc_of_token[b_first, None]
+        scores = np.maximum(best_a, best_b).sum(axis=1)
         top = np.argsort(-scores, kind="stable")[:k]
-        out.append([(int(which[j]), int(local[j])) for j in top])
+        out.append([(int(seg_of[j]), int(local[j])) for j in top])
     return out
+
+
+def _segment_sizes(work: Path, size: str) -> list[int]:
+    return [len(np.load(p / "passage_ids.npy", mmap_mode="r")) for p in sorted((work / f"idx-{size}").glob("plaid-*"))]
+
+
+def check_recombined(work: Path, size: str, queries: list[np.ndarray], n: int = 200) -> float:
+    """Largest difference between :func:`exact_recombined`'s reasoning and MaxSim over the decoded copies,
+    for ``n`` sampled documents of the first two queries."""
+    from desktop_search.core.index.segments import PlaidSegment
+
+    segs = [PlaidSegment(p) for p in sorted((work / f"idx-{size}").glob("plaid-*"))]
+    meta = json.loads((work / f"idx-{size}" / "built.json").read_text())
+    src = PlaidSegment(sorted((work / f"idx-{meta['recombined_codes_of']}").glob("plaid-*"))[0])
+    recipe = np.load(work / f"idx-{size}" / "recipe.npy")
+    starts = np.concatenate([[0], np.cumsum(_segment_sizes(work, size))])
+    worst = 0.0
+    for q in queries[:2]:
+        for j in np.random.default_rng(3).choice(len(recipe), size=n, replace=False):
+            si = int(np.searchsorted(starts, j, side="right")) - 1
+            copy = segs[si].vectors([int(j - starts[si])])[0]
+            a, ca, b, cb = (int(x) for x in recipe[j])
+            parts = np.concatenate([src.vectors([a])[0][:ca], src.vectors([b])[0][cb:]])
+            worst = max(worst, float(np.abs(copy - parts).max()),
+                        abs(float((copy @ q.T).max(axis=0).sum()) - float((parts @ q.T).max(axis=0).sum())))
+    return worst
+
+
+def exact_phase(work: Path, size: str, queries: int) -> dict[str, Any]:
+    """Exact top 10 of every query, cached next to the index (run under nice -n 19)."""
+    from desktop_search.core.index.segments import PlaidSegment
+
+    folder = work / f"idx-{size}"
+    cache = folder / f"exact-{queries}.json"
+    if cache.exists():
+        return {"cached": str(cache)}
+    t = time.monotonic()
+    qs = load_queries(work)[:queries]
+    if (folder / "recipe.npy").exists():
+        worst = check_recombined(work, size, qs)
+        if worst > 1e-4:
+            raise SystemExit(f"recombined copies differ from their sources by {worst}")
+        cache.write_text(json.dumps(exact_recombined(work, size, qs)))
+    else:
+        segs = [PlaidSegment(p) for p in sorted(folder.glob("plaid-*"))]
+        cache.write_text(json.dumps(exact_top(segs, qs)))
+    return {"exact_s": round(time.monotonic() - t, 1)}
 
 
 def _timed(fn: Any) -> tuple[float, float, Any]:
@@ -234,17 +375,14 @@ def measure_structured(work: Path, size: str, grid: str, queries: int) -> dict[s
     segs = [PlaidSegment(p) for p in sorted(folder.glob("plaid-*"))]
     qs = load_queries(work)[:queries]
     cache = folder / f"exact-{len(qs)}.json"
-    t = time.monotonic()
-    if cache.exists():
-        exact = [[tuple(x) for x in row] for row in json.loads(cache.read_text())]
-    else:
-        exact = exact_top(segs, qs)
-        cache.write_text(json.dumps(exact))
-    exact_s = round(time.monotonic() - t, 1)
+    exact = [[tuple(x) for x in row] for row in json.loads(cache.read_text())]
+    timing = folder / f"exact-{len(qs)}.time"
+    exact_s = json.loads(timing.read_text()) if timing.exists() else None
     live = [np.ones(s.n_passages, bool) for s in segs]
 
     def search(q: np.ndarray) -> set[tuple[int, int]]:  # what SegmentStore.search does for PLAID segments
-        ranked = rank_plaid([s.candidates(q, m) for s, m in zip(segs, live, strict=True)], q, 10)
+        shared: dict[str, Any] = {}
+        ranked = rank_plaid([s.candidates(q, m, shared) for s, m in zip(segs, live, strict=True)], q, 10)
         hits = sorted(((score, i, d) for i, r in enumerate(ranked) for d, score in r), reverse=True)[:10]
         return {(i, d) for _, i, d in hits}
 
@@ -295,7 +433,8 @@ def markdown(runs: list[dict[str, Any]], note: str) -> str:
         extra = (f"{m['docs']:,} docs, {m['tokens']:,} tokens, {m['segments']} segment(s), {m['centroids']:,} "
                  f"centroids{' (the codec of ' + m['codec_from'] + ')' if m.get('codec_from') else ''}, built in "
                  f"{m['build_s']} s" if m else run.get("data", ""))
-        lines.append(f"- {run['size']} ({run['vectors']}): {extra}; exact top-10 in {run['exact_s']} s")
+        took = f"exact top-10 in {run['exact_s']} s" if run.get("exact_s") is not None else "exact top-10 cached"
+        lines.append(f"- {run['size']} ({run['vectors']}): {extra}; {took}")
     return "\n".join(lines) + "\n"
 
 
@@ -310,19 +449,31 @@ def main() -> int:
                         help="a bench_scale data folder (tiny model), repeatable")
     parser.add_argument("--grid", default=DEFAULT_GRID, help="probe:candidates:exact settings (the default first)")
     parser.add_argument("--codec-from", default="", help="sizes above 3M reuse the codec of this built size")
+    parser.add_argument("--codes-from", default="",
+                        help="bigger sizes are recombined from its codes (no compression): see build_from_codes")
     parser.add_argument("--note", default="", help="appended to the results' note")
-    parser.add_argument("--phase", choices=["prepare", "build"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["prepare", "build", "exact"], help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="recall", help="results file stem (recall.json, recall.md)")
+    parser.add_argument("--tiny-queries", type=int, default=30, help="queries for --tiny-data (exact is costlier)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.phase == "prepare":
         print(json.dumps(prepare(args.work, args.source, args.standin, args.queries)))
         return 0
-    if args.phase == "build":
-        print(json.dumps(build(args.work, args.size, args.codec_from)))
+    if args.phase == "exact":
+        made = exact_phase(args.work, args.size, args.queries)
+        if "exact_s" in made:
+            (args.work / f"idx-{args.size}" / f"exact-{args.queries}.time").write_text(json.dumps(made["exact_s"]))
+        print(json.dumps(made))
         return 0
-    sizes = [s for s in args.sizes.split(",") if s]
+    if args.phase == "build":
+        made = (build_from_codes(args.work, args.size, args.codes_from) if args.codes_from
+                else build(args.work, args.size, args.codec_from))
+        print(json.dumps(made))
+        return 0
+    sizes = [s for s in args.sizes.split(",") if s and s != "none"]
     if unknown := [s for s in sizes if s not in SIZES]:
         print(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}", file=sys.stderr)
         return 2
@@ -330,10 +481,13 @@ def main() -> int:
         _child(args, "prepare")
     runs = []
     for size in sizes:  # builds under nice -n 19, each in its own process; timings here at normal priority
-        _child(args, "build", "--size", size, "--codec-from", args.codec_from if SIZES[size] > 3_000_000 else "")
+        bigger = args.codes_from and SIZES[size] > SIZES[args.codes_from]
+        _child(args, "build", "--size", size, "--codec-from", args.codec_from if SIZES[size] > 3_000_000 else "",
+               "--codes-from", args.codes_from if bigger else "")
+        _child(args, "exact", "--size", size)
         runs.append(measure_structured(args.work, size, args.grid, args.queries))
     for data in args.tiny_data:
-        runs.append(measure_tiny(data, args.grid, args.queries))
+        runs.append(measure_tiny(data, args.grid, args.tiny_queries))
     note = ("Search budgets: probes = IVF lists per query token; candidates = how many documents (best "
             "by pruned centroid interaction) get full centroid interaction; exact budget = how many of "
             "those are decompressed and scored by exact MaxSim. Times: the PLAID search of one query "
@@ -341,9 +495,9 @@ def main() -> int:
             "process CPU per query, the first round (cold pages) left out; load = 1-min load average "
             "(2 shared cores). Code: " + _git_head() + ". " + args.note)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "recall.json").write_text(json.dumps({"runs": runs, "note": note,
+    (args.results / f"{args.name}.json").write_text(json.dumps({"runs": runs, "note": note,
                                                           "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
-    (args.results / "recall.md").write_text(markdown(runs, note))
+    (args.results / f"{args.name}.md").write_text(markdown(runs, note))
     print(markdown(runs, note))
     return 0
 

@@ -154,3 +154,12 @@ def test_a_restrictive_filter_scores_every_passing_document(segs, budgets):
         exact[~allowed] = -np.inf
         found += len({d for d, _ in hits} & set(np.argsort(-exact)[:10].tolist()))
     assert found >= 95
+
+
+def test_segments_on_one_codec_score_its_centroids_once_per_query(segs):
+    q = _queries(segs[0], 1, seed=13)[0]
+    shared: dict = {}
+    alone = plaid_search.rank_plaid([s.candidates(q, np.ones(s.n_passages, bool)) for s in segs], q, 10)
+    together = plaid_search.rank_plaid([s.candidates(q, np.ones(s.n_passages, bool), shared) for s in segs], q, 10)
+    assert together == alone
+    assert list(shared) == [segs[0].codec.id] == [segs[1].codec.id]

@@ -115,20 +115,34 @@ class Pool:
     centroid_scores: CentroidScores | None  # stage 3 reuses it
 
 
-def candidates(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
-    """Live local ids in the IVF lists of each query token's ``n_ivf_probe`` best centroids, with their
-    pruned centroid-interaction score (the doc's probed centroids only), best first."""
+def _probes(seg: PlaidSegment, query: np.ndarray, shared: dict[str, Any] | None) -> tuple[CentroidScores, np.ndarray]:
+    """The centroid scores and the probed centroids of ``query``: they depend on the codec alone, so
+    segments sharing a codec (every segment merged with fixed centroids) compute them once per query
+    through ``shared`` (a dict the caller keeps for one query)."""
+    key = seg.codec.id
+    if shared is not None and key in shared:
+        return shared[key]  # type: ignore[no-any-return]
     cs = CentroidScores.of(seg, query)
-    empty = Pool(seg, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), cs)
     probe = min(seg.n_ivf_probe, cs.scores.shape[0])
     # along rows of the transpose: argpartition down the columns of (centroids, q) is ~10x slower
     best = np.unique(np.argpartition(-cs.scores.T, probe - 1, axis=1)[:, :probe])
+    if shared is not None:
+        shared[key] = cs, best
+    return cs, best
+
+
+def candidates(seg: PlaidSegment, query: np.ndarray, live: np.ndarray, shared: dict[str, Any] | None = None) -> Pool:
+    """Live local ids in the IVF lists of each query token's ``n_ivf_probe`` best centroids, with their
+    pruned centroid-interaction score (the doc's probed centroids only), best first."""
+    cs, best = _probes(seg, query, shared)
+    empty = Pool(seg, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), cs)
     sizes = seg.ivf_offsets[best + 1] - seg.ivf_offsets[best]
     if sizes.sum() == 0:
         return empty
     # (centroid, doc) incidences of the probed centroids, grouped by doc
     pair_centroid = np.repeat(best, sizes)
-    pair_doc = np.concatenate([seg.ivf[seg.ivf_offsets[c] : seg.ivf_offsets[c + 1]] for c in best])
+    ivf = seg.ivf.view(np.ndarray)  # plain slices of the map: np.memmap's own __getitem__ costs ~10x more
+    pair_doc = np.concatenate([ivf[seg.ivf_offsets[c] : seg.ivf_offsets[c + 1]] for c in best])
     keep = live[pair_doc]
     pair_centroid, pair_doc = pair_centroid[keep], pair_doc[keep]
     if len(pair_doc) == 0:
@@ -141,10 +155,10 @@ def candidates(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
     return Pool(seg, pair_doc[starts][ranked].astype(np.int64), approx[ranked], cs)
 
 
-def every_live(seg: PlaidSegment, query: np.ndarray, live: np.ndarray) -> Pool:
+def every_live(seg: PlaidSegment, query: np.ndarray, live: np.ndarray, shared: dict[str, Any] | None = None) -> Pool:
     """Every live local id as a candidate, scored by full centroid interaction (a restrictive filter:
     the probed IVF lists could miss the few documents that pass it)."""
-    cs = CentroidScores.of(seg, query)
+    cs = _probes(seg, query, shared)[0]
     docs = np.flatnonzero(live).astype(np.int64)
     scores = full_interaction(seg, cs, docs)
     ranked = np.argsort(-scores, kind="stable")

@@ -318,13 +318,14 @@ class PlaidSegment(Segment):
     kind = "plaid"
     # search budgets (plaid_search.py; class attributes so benchmarks can sweep them): probes per query
     # token, candidates scored by full centroid interaction, and of those the exact-rerank budget.
-    # Recall@10 against exact MaxSim (tests/benchmarks/bench_recall.py, results/recall.md; 1M tokens of
-    # the stand-in's SciFact vectors projected to 64-d, 100 queries): without full centroid interaction
-    # (candidates = exact budget = 96, the old search) 0.889; with 2048 candidates and 96 / 128 exact,
-    # 0.976 / 0.983 at 21 / 24 ms CPU p50 (load 11). More probes (8) gave nothing, 2 cost nothing here.
+    # Recall@10 against exact MaxSim (tests/benchmarks/bench_recall.py, results/recall.md: the stand-in's
+    # SciFact vectors projected to 64-d, 8,192 centroids, 50 queries), 2,048 candidates, exact budget
+    # 128: 0.976 / 0.956 / 0.936 at 1M / 3M / 10M tokens; 192: 0.99 / 0.968 / 0.950; 256: 0.960 at 10M.
+    # The old search (no full centroid interaction, 96 exact): 0.882 / 0.88 / 0.846. More candidates or
+    # probes gained <= 0.006: the exact budget decides the rest (near-duplicate documents).
     n_ivf_probe = 4
     n_candidates = 2048
-    n_full = 128
+    n_full = 256
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -384,9 +385,10 @@ class PlaidSegment(Segment):
     def vectors(self, locals_: Sequence[int]) -> list[np.ndarray]:
         return [self._decompress(np.arange(self.offsets[i], self.offsets[i + 1])) for i in locals_]
 
-    def candidates(self, query: np.ndarray, live: np.ndarray) -> Pool:
-        """Live local ids of the probed IVF lists, best first (see plaid_search.candidates)."""
-        return plaid_search.candidates(self, query, live)
+    def candidates(self, query: np.ndarray, live: np.ndarray, shared: dict[str, Any] | None = None) -> Pool:
+        """Live local ids of the probed IVF lists, best first (see plaid_search.candidates; ``shared``:
+        one dict per query, so segments on one codec score its centroids once)."""
+        return plaid_search.candidates(self, query, live, shared)
 
     def rerank(self, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """Exact MaxSim of ``docs`` (local ids) over their decompressed vectors."""

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -286,6 +287,7 @@ class SegmentStore:
         # OpenBLAS's second thread spin-waits: 20 ms instead of 1-3 ms per product on a busy machine
         with self.acquire() as view, plaid_search.one_blas_thread():
             pools = []
+            shared: dict[str, Any] = {}  # per codec: centroid scores and probes, computed once per query
             for e in view.serving(model_key, query.shape[1]):
                 live = e.live if allowed is None else e.live & np.isin(e.segment.passage_ids, allowed)
                 if not live.any():
@@ -298,9 +300,9 @@ class SegmentStore:
                                     for d, s in zip(docs, e.segment.rerank(query, docs), strict=True))
                         continue
                     if allowed is not None and live.sum() <= e.segment.n_candidates:
-                        pools.append(plaid_search.every_live(e.segment, query, live))  # the probes could miss them
+                        pools.append(plaid_search.every_live(e.segment, query, live, shared))  # probes could miss them
                         continue
-                    pools.append(e.segment.candidates(query, live))
+                    pools.append(e.segment.candidates(query, live, shared))
                     continue
                 for local, score in e.segment.search(query, k, live):
                     hits.append((int(e.segment.passage_ids[local]), score))
