@@ -42,6 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from desktop_search.core.compaction import Compactor  # noqa: E402
+from desktop_search.core.config import Settings  # noqa: E402
 from desktop_search.core.evaluate import load_beir, mrr_at, ndcg_at, recall_at  # noqa: E402
 from desktop_search.core.index.merge import MergeSource, merge_segments  # noqa: E402
 from desktop_search.core.index.merge_policy import MergePlan  # noqa: E402
@@ -57,15 +58,20 @@ def vector_bytes(store_root: Path) -> dict[str, int]:
     """Bytes on disk by what they hold: quantised vectors (codes, residuals, IVF, codec), raw float16
     vectors (flat and archived segments), and the rest (spans, passage ids, lengths, manifests)."""
     out = {"plaid": 0, "raw": 0, "other": 0}
+    seen = set()  # a codec file hard-linked into several segments is on disk once
     for f in store_root.rglob("*"):
         if not f.is_file():
             continue
+        st = f.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
         if "plaid" in f.relative_to(store_root).parts:
-            out["plaid"] += f.stat().st_size
+            out["plaid"] += st.st_size
         elif f.name == "vectors.npy":
-            out["raw"] += f.stat().st_size
+            out["raw"] += st.st_size
         else:
-            out["other"] += f.stat().st_size
+            out["other"] += st.st_size
     return out
 
 
@@ -303,6 +309,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/h14store"))
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--no-exact", action="store_true", help="skip exact MaxSim (minutes per run)")
+    parser.add_argument("--flat-max-tokens", type=int, default=0,
+                        help="the replay's flat limit (0: the shipped default, Settings().flat_max_tokens)")
     parser.add_argument("--seed-codec", action="store_true",
                         help="the first flush keeps the codec of the source's largest PLAID segment (trained by "
                              "fast-plaid's create on the first flush of the old build: the same k-means and "
@@ -316,6 +324,7 @@ def main() -> int:
     copy_index(src, copy)
     with Service(copy, model=str(args.model), allow_download=False) as service:
         service.settings.keep_raw_vectors = False
+        service.settings.flat_max_tokens = args.flat_max_tokens or Settings().flat_max_tokens
         service.save_settings(service.settings)
         if args.documented_before:
             before = documented_before()
