@@ -256,7 +256,21 @@ def phase_encoders(args: argparse.Namespace) -> dict[str, Any]:
             cpu: list[float] = []
             ms = [_timed(lambda q=q, enc=enc: enc.encode_query(q), cpu)[0] for q in queries]
             ranges = [[(0, len(t))] for t in texts]
-            doc_ms, _ = _timed(lambda enc=enc, ranges=ranges: enc.encode_documents(texts, ranges))
+            doc_cpu: list[float] = []
+            doc_ms, _ = _timed(lambda enc=enc, ranges=ranges: enc.encode_documents(texts, ranges), doc_cpu)
+            # on one thread as well: on a busy machine the second OpenMP thread spins as much as it saves, so
+            # the one-thread CPU time is what one idle core would take (the documents' priority is lowered)
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            one_cpu: list[float] = []
+            one_ms, _ = _timed(lambda enc=enc, ranges=ranges: enc.encode_documents(texts, ranges), one_cpu)
+            torch.set_num_threads(threads)
+            row.update(encode_100_files_cpu_s=round(doc_cpu[0] / 1000, 2), encode_threads=threads,
+                       encode_100_files_1_thread_s=round(one_ms / 1000, 2),
+                       encode_100_files_1_thread_cpu_s=round(one_cpu[0] / 1000, 2),
+                       encode_100_files_tokens=sum(len(ids) for ids in enc.tokenizer(texts)["input_ids"]))
             out[name] = {"query_encode_ms": [round(x, 2) for x in ms], "query_encode_cpu_ms": cpu,
                          "p50_ms": SC.percentile(ms, 50),
                          "p95_ms": SC.percentile(ms, 95), "cpu_p50_ms": SC.percentile(cpu, 50),

@@ -71,10 +71,16 @@ def extrapolate(rows: list[dict[str, Any]], tokens: int) -> dict[str, Any]:
     a, b = rows[-2], rows[-1]
     out: dict[str, Any] = {"size": f"{tokens // 1_000_000}M (extrapolated)", "tokens": tokens, "extrapolated": True}
     # sizes, memory and build time only: latencies on this shared machine are too noisy to extend a line
-    for key in ("vector_bytes_per_token", "data_bytes_per_token", "index_seconds", "rss_idle_32m_model_mb"):
-        if key in a and key in b and b["tokens"] != a["tokens"]:
+    if b["tokens"] == a["tokens"]:
+        return out
+    for key in ("index_seconds", "rss_idle_32m_model_mb"):
+        if key in a and key in b:
             slope = (b[key] - a[key]) / (b["tokens"] - a["tokens"])
             out[key] = round(b[key] + slope * (tokens - b["tokens"]), 1)
+    for key in ("vector_bytes_per_token", "data_bytes_per_token"):  # the bytes are linear, not the ratio
+        if key in a and key in b:
+            slope = (b[key] * b["tokens"] - a[key] * a["tokens"]) / (b["tokens"] - a["tokens"])
+            out[key] = round((b[key] * b["tokens"] + slope * (tokens - b["tokens"])) / tokens, 1)
     return out
 
 
@@ -137,15 +143,18 @@ def markdown(rows: list[dict[str, Any]], encoders: dict[str, Any], note: str) ->
                          f"| {t['min_recall@10']} | {t['store_p50_ms']} / {t['store_p95_ms']} "
                          f"| {t.get('store_cpu_p50_ms', '–')} / {t.get('store_cpu_p95_ms', '–')} |")
     lines += ["", "Query encoding alone (one thread), and the process RSS with only the model loaded:", "",
-              "| model | encoder | p50 ms | p95 ms | CPU p95 ms | RSS with model MB | encode the 100 added files s |",
-              "|---|---|---|---|---|---|---|"]
+              "| model | encoder | p50 ms | p95 ms | CPU p95 ms | RSS with model MB | encode the 100 added files s "
+              "| same, CPU s | same on 1 thread: wall / CPU s |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, e in encoders.items():
         if "light_encoder" in e:
             torch = " (PyTorch imported)" if e.get("light_torch_imported") else " (no PyTorch)"
             lines.append(f"| {name} | {e['light_encoder']}{torch} | {e['light_p50_ms']} | {e['light_p95_ms']} "
-                         f"| {e['light_cpu_p95_ms']} | {e['light_rss_mb']} | – |")
+                         f"| {e['light_cpu_p95_ms']} | {e['light_rss_mb']} | – | – | – |")
+        one = f"{e.get('encode_100_files_1_thread_s', '–')} / {e.get('encode_100_files_1_thread_cpu_s', '–')}"
         lines.append(f"| {name} | PyTorch Encoder | {e['p50_ms']} | {e['p95_ms']} | {e.get('cpu_p95_ms', '–')} "
-                     f"| {e['rss_model_loaded_mb']} | {e['encode_100_files_s']} |")
+                     f"| {e['rss_model_loaded_mb']} | {e['encode_100_files_s']} "
+                     f"| {e.get('encode_100_files_cpu_s', '–')} | {one} |")
     return "\n".join(lines) + "\n"
 
 
