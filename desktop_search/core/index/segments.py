@@ -326,6 +326,7 @@ class PlaidSegment(Segment):
     n_ivf_probe = 4
     n_candidates = 2048
     n_full = 256
+    n_full_wide = 128  # the exact budget above 128 dimensions (plaid_search.exact_budget)
 
     def __init__(self, path: Path):
         super().__init__(path)

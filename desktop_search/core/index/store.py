@@ -293,7 +293,7 @@ class SegmentStore:
                 if not live.any():
                     continue
                 if isinstance(e.segment, PlaidSegment):
-                    if allowed is not None and live.sum() <= 4 * e.segment.n_full:
+                    if allowed is not None and live.sum() <= plaid_search.exact_budget(e.segment):
                         # few passages pass the filter: score them all exactly (the IVF probes could miss them)
                         docs = np.flatnonzero(live)
                         hits.extend((int(e.segment.passage_ids[d]), float(s))
