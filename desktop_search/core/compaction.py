@@ -5,8 +5,11 @@ Owners and threads: a Compactor belongs to the indexing thread that made it (one
 per data folder), which already runs at a lowered OS priority (encoder.resources.lower_priority).
 Searches never wait for a merge: they go on with the store's current view, and the merged segment
 appears with the catalog commit that also retires its sources (removed from disk once no search holds
-them). A merge is throttled (it sleeps a share of the time it works, ``duty``) and cancellable
-between chunks of work (``check`` raises: the half-written segment is removed, nothing committed).
+them). A merge yields to searches: while someone searches (a search started in the last
+``SEARCHING_S``) it sleeps a share of the time it works (``duty``), and otherwise runs at full speed,
+since an idle machine gains nothing from the pause (on a first index of 240 SciFact files the sleep
+was ~0.6 of the 3 s of merging). It is cancellable between chunks of work (``check`` raises: the
+half-written segment is removed, nothing committed).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from .index.merge import MergeSource, merge_segments
 from .index.merge_policy import MergePlan, Policy, live_tokens, plan
 from .index.segments import FlatSegment, PlaidSegment, default_nbits
 from .index.store import Entry, View
+
+SEARCHING_S = 2.0  # a search this recent means someone is typing: merges throttle to ``duty``
 
 
 @dataclass
@@ -48,7 +53,7 @@ class Compactor:
     model_key: str
     message: Callable[[str], None] = lambda _m: None  # progress line for the person watching
     check: Callable[[], None] = lambda: None  # raises to cancel
-    duty: float = 0.8  # share of wall time a merge may work; it sleeps the rest (throttle)
+    duty: float = 0.8  # share of wall time a merge may work while searches run; it sleeps the rest
     max_merges: int = 8  # per call: a run never spends unbounded time merging
     done: list[MergeReport] = field(default_factory=list)
 
@@ -117,7 +122,7 @@ class Compactor:
             nonlocal since
             self.check()
             worked = time.monotonic() - since
-            if 0 < self.duty < 1:
+            if 0 < self.duty < 1 and self.store.searched_within(SEARCHING_S):
                 time.sleep(worked * (1 - self.duty) / self.duty)
             since = time.monotonic()
 

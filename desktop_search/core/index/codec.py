@@ -36,6 +36,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -100,20 +101,34 @@ class Codec:
 
     def compress_into(self, tokens: np.ndarray, codes: np.ndarray, packed: np.ndarray) -> float:
         """Compress ``tokens`` into the given rows (arrays or memory maps); returns the residual norm sum."""
-        shifts = np.arange(self.nbits, dtype=np.uint8)
         norm_sum = 0.0
         centroids_t = np.ascontiguousarray(self.centroids32.T)
         rows = _score_rows(self.k)  # one (rows x k) float32 score block at a time: 64 MB at most
         for start in range(0, len(tokens), rows):
             chunk = np.asarray(tokens[start : start + rows], dtype=np.float32)
-            best = np.argmax(chunk @ centroids_t, axis=1)
+            best = nearest(chunk, centroids_t)
             residual = chunk - self.centroids32[best]
             norm_sum += float(np.sqrt(np.einsum("ij,ij->i", residual, residual)).sum())
-            buckets = np.searchsorted(self.cutoffs, residual, side="left").astype(np.uint8)  # torch.bucketize
-            bits = (buckets[:, :, None] >> shifts) & 1  # (tokens, dim, nbits), low bit first
-            packed[start : start + len(chunk)] = np.packbits(bits.reshape(len(chunk), -1), axis=1)
+            # the bucket is how many cutoffs lie below (searchsorted side="left", torch.bucketize): a
+            # compare per cutoff is ~10x faster than searchsorted over a 2-D block, and gives the same
+            buckets = np.zeros(residual.shape, dtype=np.uint8)
+            for cutoff in self.cutoffs:
+                buckets += residual > cutoff
+            packed[start : start + len(chunk)] = self.pack(buckets)
             codes[start : start + len(chunk)] = best
         return norm_sum
+
+    def pack(self, buckets: np.ndarray) -> np.ndarray:
+        """Bucket indexes (tokens x dim, uint8) as packed residual bytes, fast-plaid's layout: ``8 / nbits``
+        dims a byte, most significant first, each dim's bits low bit first; i.e. each bucket with its
+        ``nbits`` bits reversed, shifted into its slot (2.5x faster than unpacking to bits and packbits)."""
+        nbits, per_byte = self.nbits, 8 // self.nbits
+        reversed_bits = np.array([int(f"{b:0{nbits}b}"[::-1], 2) for b in range(1 << nbits)], dtype=np.uint8)
+        slots = reversed_bits[buckets].reshape(len(buckets), -1, per_byte)
+        out = np.zeros(slots.shape[:2], dtype=np.uint8)
+        for j in range(per_byte):
+            out |= slots[:, :, j] << np.uint8(8 - nbits * (j + 1))
+        return out
 
     def decompress(self, codes: np.ndarray, residuals: np.ndarray) -> np.ndarray:
         """Unit-length float32 vectors of the given codes and packed residual rows."""
@@ -197,13 +212,29 @@ def _score_rows(k: int) -> int:
     return max(256, min(CHUNK_TOKENS, (1 << 24) // max(k, 1)))
 
 
+def nearest(rows: np.ndarray, centroids_t: np.ndarray) -> np.ndarray:
+    """Per row (float32), the index of its best column of ``centroids_t`` (dim x k) by dot product.
+
+    Through PyTorch when the process has already imported it (an indexing run has: the encoder), else
+    NumPy. Its sgemm runs these shapes ~2.5x faster than NumPy's OpenBLAS on this CPU (44,500 x 384 x
+    1,024: 226 vs 88 GFLOP/s, 2 threads, measured), and its threads are not the ones a search limits to
+    one (plaid_search.one_blas_thread is process-wide). Searching never needs this: a process that only
+    searches never loads PyTorch for it. Either way the result is deterministic for the same input."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        with torch.inference_mode():
+            scores = torch.from_numpy(np.ascontiguousarray(rows)) @ torch.from_numpy(centroids_t)
+            return scores.argmax(dim=1).numpy()
+    return np.argmax(rows @ centroids_t, axis=1)
+
+
 def assign(points: np.ndarray, centroids: np.ndarray, pace: Callable[[], None] = lambda: None) -> np.ndarray:
     """Index of each point's best centroid by dot product (unit vectors: the nearest), in blocks."""
     out = np.empty(len(points), dtype=np.int64)
     centroids_t = np.ascontiguousarray(centroids.T, dtype=np.float32)
     rows = _score_rows(len(centroids))
     for start in range(0, len(points), rows):
-        out[start : start + rows] = np.argmax(np.asarray(points[start : start + rows], np.float32) @ centroids_t, 1)
+        out[start : start + rows] = nearest(np.asarray(points[start : start + rows], np.float32), centroids_t)
         pace()
     return out
 
@@ -218,12 +249,23 @@ def kmeans(points: np.ndarray, k: int, iters: int, pace: Callable[[], None] = la
     for _ in range(iters):
         labels = assign(points, centroids, pace)
         counts = np.bincount(labels, minlength=k)
-        sums = np.stack([np.bincount(labels, weights=points[:, d], minlength=k) for d in range(points.shape[1])], 1)
+        sums = cluster_sums(points, labels, k)
         empty = counts == 0
         if empty.any():
             sums[empty] = points[rng.choice(len(points), size=int(empty.sum()), replace=False)]
         centroids = (sums / (np.linalg.norm(sums, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
     return centroids
+
+
+def cluster_sums(points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Per-cluster sums of ``points`` (k x dim) as one sparse (k x n one-hot) float32 product: ~8x
+    faster than a float64 bincount per dimension (0.02 vs 0.17 s for 61k x 384, measured), the same
+    sums to 1e-6, and no float64 copy of the points."""
+    import scipy.sparse  # only training needs it: search never imports it
+
+    one_hot = scipy.sparse.csr_matrix((np.ones(len(labels), np.float32), (labels, np.arange(len(labels)))),
+                                      shape=(k, len(labels)))
+    return np.asarray(one_hot @ np.asarray(points, dtype=np.float32), dtype=np.float64)
 
 
 def _gather(sample: Sequence[np.ndarray], lengths: np.ndarray, take: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class SegmentStore:
         self._decoded: dict[str, np.ndarray] = {}  # dir -> decoded PLAID vectors, only for exact_scores
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        self._last_search = float("-inf")  # time.monotonic() of the last search's start (merges yield to it)
 
     # --- views -----------------------------------------------------------------------------------
     @property
@@ -149,6 +151,10 @@ class SegmentStore:
             yield view
         finally:
             self._release(view)
+
+    def searched_within(self, seconds: float) -> bool:
+        """Whether a search started in this process in the last ``seconds`` (someone is typing)."""
+        return time.monotonic() - self._last_search < seconds
 
     def _release(self, view: View) -> None:
         self._unref([e.dir for e in view.entries])
@@ -282,6 +288,7 @@ class SegmentStore:
         """Top ``k`` live passages over the segments of ``model_key``: (passage id, MaxSim score).
         ``allowed`` (passage ids): only those may be returned; the rest are masked out before the
         candidates are ranked and reranked, so a restrictive filter still gets ``k`` hits."""
+        self._last_search = time.monotonic()  # a float store: atomic, and merges only read it
         hits: list[tuple[int, float]] = []
         # one BLAS thread: every product here is small (flat segments stay under flat_max_tokens), and
         # OpenBLAS's second thread spin-waits: 20 ms instead of 1-3 ms per product on a busy machine
