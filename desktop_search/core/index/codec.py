@@ -103,7 +103,7 @@ class Codec:
         """Compress ``tokens`` into the given rows (arrays or memory maps); returns the residual norm sum."""
         norm_sum = 0.0
         centroids_t = np.ascontiguousarray(self.centroids32.T)
-        rows = _score_rows(self.k)  # one (rows x k) float32 score block at a time: 64 MB at most
+        rows = _score_rows(self.k)  # one (rows x k) float32 score block at a time: 8 MB at most
         for start in range(0, len(tokens), rows):
             chunk = np.asarray(tokens[start : start + rows], dtype=np.float32)
             best = nearest(chunk, centroids_t)
@@ -148,7 +148,8 @@ class Codec:
         and memory are bounded whatever the index size (see KMEANS_POINTS); ``pace()`` runs between
         chunks of work (throttle, cancel). ``raw``: the sample holds raw vectors, so its held-out
         residual norm is the drift reference (decoded ones would set it too low: 0, unknown).
-        Deterministic for the same input. No PyTorch."""
+        Deterministic for the same input. Uses PyTorch only where the process already loaded it
+        (:func:`nearest`)."""
         lengths = np.array([len(v) for v in sample], dtype=np.int64)
         tokens = int(lengths.sum())
         total = total_tokens or tokens
@@ -156,7 +157,10 @@ class Codec:
         # residuals set the buckets and the drift reference. In-sample residuals are smaller (the
         # centroids were fitted to them), which made later data look drifted: a SciFact replay rebuilt
         # its whole 1.5M-token index at the end for nothing. Then at most KMEANS_POINTS k-means points,
-        # gathered without a float32 copy of the whole sample.
+        # gathered without a float32 copy of the whole sample. (Fewer points per centroid below the cap
+        # were tried: 32 per centroid halved a first codec's k-means on 50,800 SciFact tokens, but
+        # decoded held-out tokens at cosine 0.9354 vs 0.9356 and cost the test_plaid_search recall
+        # 0.95 -> 0.937 on 60 queries: not taken.)
         order = np.random.default_rng(0).permutation(tokens)
         n_held = min(heldout, tokens // 8) if tokens >= 64 else tokens
         points = _gather(sample, lengths, np.sort(order[n_held : n_held + KMEANS_POINTS] if tokens >= 64 else order))
@@ -167,9 +171,9 @@ class Codec:
         c32 = centroids.astype(np.float32)
         residual = held - c32[assign(held, c32, pace)]
         n = 1 << nbits
-        flat = residual.ravel()
-        cutoffs = np.quantile(flat, np.arange(1, n) / n).astype(np.float32)
-        weights = np.quantile(flat, (np.arange(n) + 0.5) / n).astype(np.float32)
+        # both sets of quantiles from one sort of the residuals (np.quantile per q: the same values)
+        levels = np.quantile(residual.ravel(), np.concatenate([np.arange(1, n) / n, (np.arange(n) + 0.5) / n]))
+        cutoffs, weights = levels[: n - 1].astype(np.float32), levels[n - 1 :].astype(np.float32)
         norm = float(np.sqrt(np.einsum("ij,ij->i", residual, residual)).mean()) if raw else 0.0
         return cls(centroids, cutoffs, weights, nbits, trained_tokens=total, residual_norm=norm)
 
@@ -186,7 +190,7 @@ KMEANS_POINTS = 1 << 18  # k-means sees at most 262,144 tokens (32 per centroid 
 KMEANS_ITERS = 4  # as fast-plaid's create
 MIN_SAMPLE_TOKENS = 1 << 18  # training reads at least this many tokens (all of a smaller index)
 MAX_SAMPLE_TOKENS = 1 << 19  # and at most this many (the passages it picks, read whole)
-# Bound: k-means <= 4 x 262,144 x 8,192 x 64 x 2 = 1.1 TFLOP, memory ~ points + one 64 MB score block
+# Bound: k-means <= 4 x 262,144 x 8,192 x 64 x 2 = 1.1 TFLOP, memory ~ points + one 8 MB score block
 # (tests/benchmarks/bench_codec.py measures it at sample sizes of 1M / 10M / 50M-token indexes).
 
 
@@ -208,8 +212,10 @@ def planned_centroids(total_tokens: int, heldout: int = 50_000) -> int:
 
 
 def _score_rows(k: int) -> int:
-    """Rows per (rows x k) float32 score block: 64 MB at most, whatever k is."""
-    return max(256, min(CHUNK_TOKENS, (1 << 24) // max(k, 1)))
+    """Rows per (rows x k) float32 score block: 8 MB at most, whatever k is. Small enough to stay in
+    cache for the argmax that reads it back: 50,000 x 1,024 scores took 0.176 s in 2,048-row blocks
+    and 0.225 s in 16,384-row ones (measured)."""
+    return max(256, min(CHUNK_TOKENS, (1 << 21) // max(k, 1)))
 
 
 def nearest(rows: np.ndarray, centroids_t: np.ndarray) -> np.ndarray:
@@ -224,7 +230,7 @@ def nearest(rows: np.ndarray, centroids_t: np.ndarray) -> np.ndarray:
     if torch is not None:
         with torch.inference_mode():
             scores = torch.from_numpy(np.ascontiguousarray(rows)) @ torch.from_numpy(centroids_t)
-            return scores.argmax(dim=1).numpy()
+        return np.argmax(scores.numpy(), axis=1)  # NumPy's SIMD argmax: 0.35 ms vs torch's 2.0 (2,048 x 1,024)
     return np.argmax(rows @ centroids_t, axis=1)
 
 
@@ -271,13 +277,11 @@ def cluster_sums(points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 def _gather(sample: Sequence[np.ndarray], lengths: np.ndarray, take: np.ndarray) -> np.ndarray:
     """Tokens ``take`` (sorted positions in the concatenated sample) as float32 rows."""
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    doc = np.searchsorted(offsets, take, side="right") - 1
+    bounds = np.searchsorted(take, offsets)  # take[bounds[d]:bounds[d + 1]] fall in passage d
     out = np.empty((len(take), int(sample[0].shape[1])), dtype=np.float32)
-    cut = np.flatnonzero(np.diff(doc)) + 1
-    for rows in np.split(np.arange(len(take)), cut):
-        if len(rows):
-            d = int(doc[rows[0]])
-            out[rows] = sample[d][take[rows] - offsets[d]]
+    for d in np.flatnonzero(np.diff(bounds)).tolist():
+        lo, hi = int(bounds[d]), int(bounds[d + 1])
+        out[lo:hi] = sample[d][take[lo:hi] - offsets[d]]
     return out
 
 
