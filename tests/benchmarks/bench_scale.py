@@ -186,16 +186,28 @@ def phase_recall(args: argparse.Namespace) -> dict[str, Any]:
             out["recall_query_vectors"] = "the model's query encoder"
         key = qvs[0].model_key or None
         t = time.monotonic()
-        exact = SC.exact_topk(s.store, [qv.vectors for qv in qvs], 10, model_key=key)
+        # the exact top TIE_DEPTH: passages tied with the 10th (recombined files repeat passages
+        # verbatim: identical vectors, identical scores) are as right as the one exact_topk kept
+        exact_ids, exact_scores = SC.exact_topk_scored(s.store, [qv.vectors for qv in qvs], TIE_DEPTH, model_key=key)
+        exact = [ids[:10] for ids in exact_ids]
+        tied = [{i for i, sc in zip(ids, scores, strict=True) if sc >= scores[min(9, len(scores) - 1)] - TIE_TOLERANCE}
+                for ids, scores in zip(exact_ids, exact_scores, strict=True)]
         out["exact_seconds"] = round(time.monotonic() - t, 1)
-        out["tuning"] = _sweep(s.store, qvs, exact, key, args.sweep)
+        out["tuning"] = _sweep(s.store, qvs, exact, key, args.sweep, tied)
         out["rss_after_exact"] = SC.rss_mb()
     return out
 
 
-def _sweep(store: Any, qvs: list[Any], exact: list[list[int]], key: str | None, grid: str) -> list[dict[str, Any]]:
+TIE_DEPTH = 64  # exact top passages kept per query to find those tied with the 10th
+TIE_TOLERANCE = 1e-4  # MaxSim sums of float32 products in another order: equal within this
+
+
+def _sweep(store: Any, qvs: list[Any], exact: list[list[int]], key: str | None, grid: str,
+           tied: list[set[int]] | None = None) -> list[dict[str, Any]]:
     """Recall@10 (passages) and store search time for candidate-generation settings: ``grid`` is
-    "probe:full,probe:full,..." (the first is the default in force). Class attributes of PlaidSegment."""
+    "probe:full,probe:full,..." (the first is the default in force). Class attributes of PlaidSegment.
+    With ``tied`` (per query, the exact top-10 plus every passage scoring within TIE_TOLERANCE of the
+    10th) also the tie-aware recall: a hit counts when it is in that set (at most 10 per query)."""
     from desktop_search.core.index import PlaidSegment
 
     defaults = {name: getattr(PlaidSegment, name, None) for name in ("n_ivf_probe", "n_full")}
@@ -211,12 +223,16 @@ def _sweep(store: Any, qvs: list[Any], exact: list[list[int]], key: str | None, 
             for name in ("n_ivf_probe", "n_full"):
                 if st[name] is not None:
                     setattr(PlaidSegment, name, st[name])
-            times, recalls, cpu = [], [], []
-            for qv, ref in zip(qvs, exact, strict=True):
+            times, recalls, cpu, tie_recalls = [], [], [], []
+            for i, (qv, ref) in enumerate(zip(qvs, exact, strict=True)):
                 ms, hits = _timed(lambda qv=qv: store.search(qv.vectors, 10, key), cpu)
                 times.append(ms)
                 recalls.append(len({h[0] for h in hits} & set(ref)) / max(1, len(ref)))
-            rows.append({**st, "recall@10": round(statistics.mean(recalls), 4),
+                if tied is not None:
+                    tie_recalls.append(min(len(ref), len({h[0] for h in hits} & tied[i])) / max(1, len(ref)))
+            ties = {"recall@10_ties": round(statistics.mean(tie_recalls), 4),
+                    "min_recall@10_ties": round(min(tie_recalls), 2)} if tie_recalls else {}
+            rows.append({**st, "recall@10": round(statistics.mean(recalls), 4), **ties,
                          "min_recall@10": round(min(recalls), 2),
                          "store_p50_ms": SC.percentile(times, 50), "store_p95_ms": SC.percentile(times, 95),
                          "store_cpu_p50_ms": SC.percentile(cpu, 50), "store_cpu_p95_ms": SC.percentile(cpu, 95)})

@@ -127,6 +127,12 @@ def exact_topk(store: Any, queries: list[np.ndarray], k: int = 10, chunk_tokens:
     the index itself holds (PLAID: decompressed codes), so the difference to the store's search is the
     candidate generation alone. All queries are scored together per chunk of passages. Returns the
     passage ids of each query's top ``k``."""
+    return exact_topk_scored(store, queries, k, chunk_tokens, model_key)[0]
+
+
+def exact_topk_scored(store: Any, queries: list[np.ndarray], k: int = 10, chunk_tokens: int = 16384,
+                      model_key: str | None = None) -> tuple[list[list[int]], list[list[float]]]:
+    """:func:`exact_topk` with each query's top ``k`` exact scores (best first) beside the ids."""
     qall = np.ascontiguousarray(np.concatenate(queries).astype(np.float32))
     q_bounds = np.concatenate([[0], np.cumsum([len(q) for q in queries])[:-1]]).astype(np.int64)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
@@ -154,7 +160,8 @@ def exact_topk(store: Any, queries: list[np.ndarray], k: int = 10, chunk_tokens:
                 best_ids = np.take_along_axis(all_ids, top, axis=1)
                 start = stop
     order = np.argsort(-best_scores, axis=1)
-    return np.take_along_axis(best_ids, order, axis=1).tolist()
+    return (np.take_along_axis(best_ids, order, axis=1).tolist(),
+            np.take_along_axis(best_scores, order, axis=1).astype(float).tolist())
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -58,6 +58,7 @@ def summarize(size: str, build: dict[str, Any], measure: dict[str, Any], add: di
     if measure.get("tuning"):  # the recall phase ran
         default = next(r for r in measure["tuning"] if r.get("default"))
         row["recall@10"] = default["recall@10"]
+        row["recall@10_ties"] = default.get("recall@10_ties")
         row["tuning"] = measure["tuning"]
     if add:
         row["add_100_files_s"] = add["searchable_by_meaning_s"]
@@ -134,13 +135,16 @@ def markdown(rows: list[dict[str, Any]], encoders: dict[str, Any], note: str) ->
                          f"| {a.get('found_by_own_text_semantic_of_20')}/20 |")
     lines += ["", "Candidate generation (PLAID probes per query token, exact-rerank budget) against exact MaxSim "
               "on the same index, store search only (no encoding, no catalog):", "",
-              "| size | probes | rerank budget | recall@10 | min recall@10 | store p50/p95 ms | store CPU p50/p95 ms |",
-              "|---|---|---|---|---|---|---|"]
+              "| size | probes | rerank budget | recall@10 | min recall@10 | recall@10, ties counted "
+              "| min, ties counted | store p50/p95 ms | store CPU p50/p95 ms |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for t in r.get("tuning", []):
             mark = " (default)" if t.get("default") else ""
             lines.append(f"| {r['size']} | {t['n_ivf_probe']}{mark} | {t['n_full']} | {t['recall@10']} "
-                         f"| {t['min_recall@10']} | {t['store_p50_ms']} / {t['store_p95_ms']} "
+                         f"| {t['min_recall@10']} | {t.get('recall@10_ties', '–')} "
+                         f"| {t.get('min_recall@10_ties', '–')} "
+                         f"| {t['store_p50_ms']} / {t['store_p95_ms']} "
                          f"| {t.get('store_cpu_p50_ms', '–')} / {t.get('store_cpu_p95_ms', '–')} |")
     lines += ["", "Query encoding alone (one thread), and the process RSS with only the model loaded:", "",
               "| model | encoder | p50 ms | p95 ms | CPU p95 ms | RSS with model MB | encode the 100 added files s "

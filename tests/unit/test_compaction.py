@@ -155,3 +155,23 @@ def test_a_cancelled_compaction_commits_nothing_and_leaves_no_folder(old_folder)
     store.refresh(reader, force=True)
     assert sorted((e.dir, e.state, e.n_live) for e in store.view.entries) == before
     assert sorted(p.name for p in store.root.iterdir()) == ["flat-archive", "flat-new", "plaid-old"]
+
+
+def test_a_merge_pauses_only_while_someone_searches(old_folder, monkeypatch):
+    """The throttle yields to searches: with none in the last SEARCHING_S a merge never sleeps (an
+    idle machine gains nothing from the pause); right after a search it sleeps its share (``duty``)."""
+    import desktop_search.core.compaction as compaction
+
+    writer, reader, store, old_docs, new_docs = old_folder
+    slept: list[float] = []
+    monkeypatch.setattr(compaction.time, "sleep", slept.append)
+    settings = Settings(flat_max_tokens=1_000_000, keep_raw_vectors=True)
+    store.refresh(reader)
+    assert not store.searched_within(compaction.SEARCHING_S)
+    Compactor(store, writer, reader, settings, KEY).rebuild()
+    assert slept == []
+
+    store.search(old_docs[7][:5].astype(np.float32), 1)  # someone types a query
+    assert store.searched_within(compaction.SEARCHING_S)
+    Compactor(store, writer, reader, settings, KEY).rebuild()
+    assert slept and all(s >= 0 for s in slept)
