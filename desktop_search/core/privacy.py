@@ -17,8 +17,10 @@ with ``DESKTOP_SEARCH_CRASH_DETAILS=1``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -66,19 +68,25 @@ def make_private_dir(path: Path) -> None:
 
 
 def write_private(path: Path, data: str | bytes) -> None:
-    """Write a whole file atomically (temp + rename) with mode 0600 from its first byte."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write a whole file atomically with mode 0600 from its first byte: a temp file of its own (two
+    writers at once, e.g. the window and a CLI call saving state.json, never share one), flushed to
+    disk, then renamed over ``path``: a reader or a power cut sees the old file or the new, never a mix
+    or an empty one."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600 already
     try:
-        if os.name == "posix":
-            os.fchmod(fd, FILE_MODE)  # an existing temp file keeps its old mode otherwise
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def create_private_file(path: Path) -> None:
