@@ -18,10 +18,12 @@ with ``DESKTOP_SEARCH_CRASH_DETAILS=1``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
 import tempfile
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +89,20 @@ def write_private(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sweep_stale_temps(path)
+
+
+STALE_TEMP_S = 600.0  # a temp file this old is a crashed write's: a live one lives milliseconds
+
+
+def _sweep_stale_temps(path: Path) -> None:
+    """Remove temp files of ``path`` that a crash (power cut, kill) left behind; fresh ones may be
+    another process's write in progress and stay."""
+    cutoff = time.time() - STALE_TEMP_S
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def create_private_file(path: Path) -> None:

@@ -49,3 +49,15 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temp(tmp_path, monkey
     monkeypatch.undo()
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_temp_files_left_by_a_crash_are_swept_and_fresh_ones_kept(tmp_path):
+    target = tmp_path / "state.json"
+    stale, fresh = tmp_path / ".state.json.abc123.tmp", tmp_path / ".state.json.def456.tmp"
+    stale.write_text("half a write from before a power cut")
+    fresh.write_text("another process, writing right now")
+    old = os.stat(stale).st_mtime - privacy.STALE_TEMP_S - 60
+    os.utime(stale, (old, old))
+    privacy.write_private(target, "{}")
+    assert not stale.exists() and fresh.exists()
+    assert target.read_text() == "{}"
