@@ -255,11 +255,30 @@ def fts_term(term: str, prefix: bool = False) -> str:
     return f'"{cleaned}"' + ("*" if prefix else "")
 
 
+_SEPARATED = re.compile(r"([^\w]+)", re.UNICODE)
+APOSTROPHES = frozenset("'\u2019\u02bc")
+# English clitics: after an apostrophe the tokenizer makes them words of their own ("Rosalind's" ->
+# "rosalind", "s"), and as query terms they match every possessive or contraction in the index ("s" was
+# in 213 SciFact passages), adding weight for nothing
+CLITICS = frozenset({"s", "t", "d", "ll", "re", "ve", "m"})
+
+
+def _word_parts(word: str) -> list[str]:
+    pieces = _SEPARATED.split(word)  # word, separator, word, ...
+    parts: list[str] = []
+    for i in range(0, len(pieces), 2):
+        part = pieces[i]
+        if part and not (parts and pieces[i - 1] in APOSTROPHES and part.lower() in CLITICS):
+            parts.append(part)
+    return parts
+
+
 def fts_words(words: list[str], drop_stopwords: bool = True) -> list[str]:
-    """Split words the way FTS5's tokenizer does, so punctuation never makes a query invalid."""
+    """Split words the way FTS5's tokenizer does, so punctuation never makes a query invalid; an
+    English clitic after an apostrophe ("Rosalind's", "don't") is not a word of its own."""
     out = []
     for w in words:
-        out.extend(t for t in re.split(r"[^\w]+", w, flags=re.UNICODE) if t)
+        out.extend(_word_parts(w))
     if drop_stopwords:
         content = [t for t in out if t.lower() not in STOPWORDS]
         return content or out

@@ -116,6 +116,11 @@ def test_fts_expressions():
     assert word_terms(parse_query("photo* cat")) == ['"photo"*', '"cat"']
     assert word_terms(parse_query("war")) == ['"war"']  # no implicit prefix
     assert word_terms(parse_query("the")) == ['"the"']  # a query of function words keeps them
+    # an English clitic after an apostrophe is no term of its own (it matches every possessive)
+    assert word_terms(parse_query("Rosalind's DNA")) == ['"Rosalind"', '"DNA"']
+    assert word_terms(parse_query("don\u2019t o'brien rock'n'roll")) == ['"don"', '"o"', '"brien"', '"rock"', '"n"',
+                                                                       '"roll"']
+    assert word_terms(parse_query("'s")) == ['"s"']  # nothing before it: kept
     assert fts_term('say "hi"\x00') == '"say ""hi"" "'
     assert field_match("title", "annual budget", False) == 'title : "annual budget"'
     assert field_match("name", "rep", True) == 'name : "rep"*'
