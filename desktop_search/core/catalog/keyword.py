@@ -11,24 +11,6 @@ from .base import CatalogBase
 class KeywordQueries(CatalogBase):
 
     # --- keyword search: core/query.py builds the MATCH expressions, core/search.py the filter clause ---
-    def passage_hits(self, match: str, where: str, params: list[Any], inner: int, limit: int,
-                     with_text: bool = True) -> list[tuple[int, int, float, str]]:
-        """(file id, best passage id, BM25, its text) per file, best first, among the ``inner`` best
-        passages matching the FTS5 expression, of files passing ``where`` (alias f). ``with_text``
-        False: the text comes back empty (carrying every candidate's text through the grouping was
-        ~40% of the query's time on SciFact), and with no filter (``where`` "1") files is not joined."""
-        text = "p.text" if with_text else "''"
-        files = "" if where == "1" else "JOIN files f ON f.id = p.file_id"
-        return self.db.execute(
-            f"""WITH hits AS (
-                  SELECT rowid AS pid, bm25(passages_fts) AS score FROM passages_fts
-                  WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
-                SELECT p.file_id, p.id, MIN(h.score) AS best, {text}
-                FROM hits h JOIN passages p ON p.id = h.pid {files}
-                WHERE {where} GROUP BY p.file_id ORDER BY best LIMIT ?""",
-            [match, inner, *params, limit],
-        ).fetchall()
-
     def name_hits(self, match: str, where: str, params: list[Any], limit: int,
                   weights: Iterable[float] = ()) -> list[tuple[int, float, int, str]]:
         """(file id, BM25, first passage id, name, title, author and keywords) of files whose names_fts

@@ -67,8 +67,8 @@ def weights(c: Catalog, q: ParsedQuery) -> list[tuple[str, float]]:
 
 def rank(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int, with_coverage: bool = False) -> FileRanking:
     """Up to ``limit`` files by their best passage's file-level BM25, best first (ties by passage id).
-    ``with_coverage``: each hit weighed by the share of query words its passage holds (as
-    :func:`.keyword.passages` does)."""
+    ``with_coverage``: each hit weighed by the share of query words its passage holds
+    (:func:`.keyword.coverage_of`)."""
     match = match_expression(q)
     if match is None:
         return FileRanking()

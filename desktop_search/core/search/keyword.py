@@ -83,26 +83,6 @@ def match_expression(q: ParsedQuery) -> str | None:
     return match
 
 
-def passages(c: Catalog, q: ParsedQuery, filt: FileFilter, limit: int, with_coverage: bool = True) -> list[Hit]:
-    """The best passage of each of up to ``limit`` files by BM25, best first. ``with_coverage``: weigh
-    each by the share of query words it holds (skipped, weight 1, when the fusion ignores it: its
-    regex checks were most of a keyword query's time on SciFact)."""
-    match = match_expression(q)
-    if match is None:
-        return []
-    where, params = filt.clause(c)
-    # the best ``inner`` passages are grouped by file: once they hold ``limit`` files, those are the
-    # ``limit`` best files (each one's best passage is among them), so a small first try is exact; a
-    # wider one only when it held fewer (few matches, files of many passages, filters). Grouping
-    # 3000 candidates for 300 files was half of the query's time on SciFact
-    for inner in (limit * 2, limit * (40 if q.has_filters else 10)):
-        rows = c.passage_hits(match, where, params, inner, limit, with_coverage)
-        if len(rows) >= limit:
-            break
-    coverage = coverage_of(q, fts_words(q.words) if with_coverage else [])
-    return [Hit(r[0], r[1], -float(r[2]), coverage(r[3])) for r in rows]
-
-
 def more_passages(c: Catalog, q: ParsedQuery, file_ids: list[int], per_file: int,
                   with_coverage: bool = True) -> list[Hit]:
     """Up to ``per_file`` matching passages of each of ``file_ids`` (the files about to be shown),
