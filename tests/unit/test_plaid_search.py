@@ -163,3 +163,20 @@ def test_segments_on_one_codec_score_its_centroids_once_per_query(segs):
     together = plaid_search.rank_plaid([s.candidates(q, np.ones(s.n_passages, bool), shared) for s in segs], q, 10)
     assert together == alone
     assert list(shared) == [segs[0].codec.id] == [segs[1].codec.id]
+
+
+@pytest.mark.parametrize("shape", ["many short groups", "few long groups"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_sum_of_maxima_equals_a_loop_over_groups(shape, dtype):
+    """Both ways of reducing (by rank for many short groups, reduceat for few long ones) give the sum
+    over columns of each group's column maxima, with and without a row pick."""
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 8, 2_000) if shape == "many short groups" else rng.integers(50, 400, 30)
+    values = (rng.integers(0, 256, (500, 12)) if dtype == np.uint8 else rng.random((500, 12))).astype(dtype)
+    pick = rng.integers(0, len(values), int(lengths.sum()))
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    expected = [values[pick[bounds[i]:bounds[i + 1]]].max(axis=0).sum() for i in range(len(lengths))]
+    got = plaid_search.sum_of_maxima(values, lengths, pick=pick)
+    assert np.allclose(got, expected, rtol=1e-5)
+    rows = values[pick]
+    assert np.allclose(plaid_search.sum_of_maxima(rows, lengths), expected, rtol=1e-5)

@@ -62,6 +62,8 @@ def sum_of_maxima(values: np.ndarray, lengths: np.ndarray, pick: np.ndarray | No
     1M tokens, load 15: 27 vs 55 ms for 2,048 candidates' codes, 26 vs 81 ms for 1,500 passages'
     exact similarities), and ``pick`` is gathered per chunk, never whole."""
     lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) and lengths.min() > 0 and int(lengths.max()) * BY_RANK_GROUPS < len(lengths):
+        return _sum_of_maxima_by_rank(values, lengths, pick)
     bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     per = max(1024, chunk_bytes // (values.shape[1] * values.itemsize))
     integer = np.issubdtype(values.dtype, np.integer)
@@ -74,6 +76,29 @@ def sum_of_maxima(values: np.ndarray, lengths: np.ndarray, pick: np.ndarray | No
         best = np.maximum.reduceat(rows, bounds[i:j] - lo, axis=0)
         out[i:j] = best.sum(axis=1, dtype=np.int64 if integer else None)
         i = j
+    return out
+
+
+BY_RANK_GROUPS = 8  # groups per row of the longest group from which reducing by rank beats reduceat
+
+
+def _sum_of_maxima_by_rank(values: np.ndarray, lengths: np.ndarray, pick: np.ndarray | None) -> np.ndarray:
+    """:func:`sum_of_maxima` for many short groups (the candidate stage: ~16,000 documents of 1-19
+    probed centroids each at 10M tokens): np.maximum.reduceat pays per group, so instead the k-th row
+    of every group still that long is folded in, one vectorised maximum per k (the longest group's
+    length of them). The same result; 3.5 vs 14 ms on such a call, measured, and slower than reduceat
+    on a few long groups (full interaction, exact rerank), which keep it."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    rows = values if pick is None else np.take(values, pick, axis=0)
+    order = np.argsort(-lengths, kind="stable")  # longest first: the groups still going are a prefix
+    by_length, first = lengths[order], starts[order]
+    best = rows[first]
+    for k in range(1, int(by_length[0])):
+        going = int(np.searchsorted(-by_length, -k, side="left"))  # groups longer than k
+        np.maximum(best[:going], rows[first[:going] + k], out=best[:going])
+    integer = np.issubdtype(values.dtype, np.integer)
+    out = np.empty(len(lengths), dtype=np.int64 if integer else np.float32)
+    out[order] = best.sum(axis=1, dtype=np.int64 if integer else None)
     return out
 
 
