@@ -166,3 +166,20 @@ def test_segments_on_one_codec_share_its_files_and_the_store_counts_them_once(se
         (tmp_path / "plaid-a" / "plaid" / n).stat().st_size for n in ("bucket_cutoffs.npy", "bucket_weights.npy"))
     shutil.rmtree(tmp_path / "plaid-a")  # the first segment retired: the other keeps the codec
     assert PlaidSegment(tmp_path / "plaid-c").codec_id == first.codec_id
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 5_000, 1 << 22])
+def test_the_ivf_built_in_chunks_equals_the_whole_array_form(chunk, monkeypatch):
+    """build_ivf reads the codes a chunk of whole documents at a time: the lists must be those of one
+    sorted unique over every (centroid, doc) pair, whatever the chunk size."""
+    from desktop_search.core.index import codec as codec_module
+
+    rng = np.random.default_rng(chunk)
+    lengths = rng.integers(1, 120, 700).astype(np.int64)
+    codes = rng.integers(0, 64, int(lengths.sum())).astype(np.uint16)
+    monkeypatch.setattr(codec_module, "IVF_CHUNK_TOKENS", chunk)
+    ivf, ivf_lengths = codec_module.build_ivf(codes, lengths, 64)
+    pairs = np.unique(codes.astype(np.int64) * len(lengths) + np.repeat(np.arange(len(lengths)), lengths))
+    assert ivf.tolist() == (pairs % len(lengths)).tolist()
+    assert ivf_lengths.tolist() == np.bincount(pairs // len(lengths), minlength=64).tolist()
+    assert codec_module.sorted_unique(np.array([5, 1, 5, 3, 1])).tolist() == [1, 3, 5]

@@ -338,12 +338,10 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     codes.flush()
     residuals.flush()
     del residuals
-    # IVF: each (centroid, doc) once, grouped by centroid
-    doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    pairs = np.unique(np.asarray(codes, dtype=np.int64) * n_docs + doc_of_token)
-    del codes, doc_of_token
-    np.save(path / "ivf.npy", (pairs % n_docs).astype(ivf_dtype(n_docs)))
-    np.save(path / "ivf_lengths.npy", np.bincount(pairs // n_docs, minlength=codec.k).astype(np.int32))
+    ivf, ivf_lengths = build_ivf(codes, np.asarray(lengths, dtype=np.int64), codec.k)
+    del codes
+    np.save(path / "ivf.npy", ivf)
+    np.save(path / "ivf_lengths.npy", ivf_lengths)
     for name, array in (("centroids.npy", codec.centroids.astype(np.float16)),
                         ("bucket_cutoffs.npy", codec.cutoffs.astype(np.float32)),
                         ("bucket_weights.npy", codec.weights.astype(np.float32))):
@@ -355,6 +353,49 @@ def write_plaid(path: Path, codec: Codec, lengths: np.ndarray,
     }
     (path / "metadata.json").write_text(json.dumps(meta))
     return stats
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique of a 1-D array by sort and compare: NumPy 2.4's np.unique took 3.7 s on 4M int64 here,
+    sorting 0.05 s (measured), and an IVF is built from tens of millions of keys."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+IVF_CHUNK_TOKENS = 1 << 22  # codes read per step when building an IVF: ~130 MB of int64 temporaries
+
+
+def build_ivf(codes: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The IVF of a segment: each (centroid, doc) once, grouped by centroid, docs ascending within
+    one (the sorted unique ``code * n_docs + doc`` of all tokens, as fast-plaid builds it), and the
+    list length of each centroid. Built from chunks of whole documents of ``codes`` (a memory map), so
+    memory is the unique pairs plus one chunk's temporaries: the whole-array form held ~5 int64 copies
+    of every token, and a 43M-token tier merge took the 50M build to a 5.4 GB peak (measured)."""
+    n_docs = len(lengths)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    parts: list[np.ndarray] = []  # per chunk: its sorted unique keys (a doc lies in one chunk only)
+    counts = np.zeros(k, dtype=np.int64)
+    d = 0
+    while d < n_docs:
+        e = max(d + 1, int(np.searchsorted(bounds, bounds[d] + IVF_CHUNK_TOKENS, side="right")) - 1)
+        doc = np.repeat(np.arange(d, e, dtype=np.int64), lengths[d:e])
+        keys = sorted_unique(np.asarray(codes[bounds[d] : bounds[e]], dtype=np.int64) * n_docs + doc)
+        counts += np.bincount(keys // n_docs, minlength=k)
+        parts.append(keys)
+        d = e
+    ivf = np.empty(int(counts.sum()), dtype=ivf_dtype(n_docs))
+    cursor = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)  # next free slot per centroid
+    for keys in parts:  # chunks in doc order: each centroid's docs stay ascending
+        centroid = keys // n_docs
+        here = np.bincount(centroid, minlength=k)
+        first_in_chunk = np.concatenate([[0], np.cumsum(here)[:-1]])
+        rank = np.arange(len(keys), dtype=np.int64) - first_in_chunk[centroid]  # place within its group
+        ivf[cursor[centroid] + rank] = keys % n_docs
+        cursor += here
+    return ivf, counts.astype(np.int32)
 
 
 def _link_or_save(target: Path, array: np.ndarray, source: Path | None) -> None:
