@@ -229,7 +229,9 @@ def nearest(rows: np.ndarray, centroids_t: np.ndarray) -> np.ndarray:
     torch = sys.modules.get("torch")
     if torch is not None:
         with torch.inference_mode():
-            scores = torch.from_numpy(np.ascontiguousarray(rows)) @ torch.from_numpy(centroids_t)
+            # writable, C-ordered float32 (copied only if not): torch.from_numpy warns on read-only memory
+            scores = (torch.from_numpy(np.require(rows, np.float32, ["C", "W"]))
+                      @ torch.from_numpy(np.require(centroids_t, np.float32, ["C", "W"])))
         return np.argmax(scores.numpy(), axis=1)  # NumPy's SIMD argmax: 0.35 ms vs torch's 2.0 (2,048 x 1,024)
     return np.argmax(rows @ centroids_t, axis=1)
 
