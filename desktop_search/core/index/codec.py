@@ -118,13 +118,17 @@ class Codec:
             codes[start : start + len(chunk)] = best
         return norm_sum
 
+    @cached_property
+    def _reversed_bits(self) -> np.ndarray:
+        """bucket -> the bucket with its ``nbits`` bits in reverse order (uint8)."""
+        return np.array([int(f"{b:0{self.nbits}b}"[::-1], 2) for b in range(1 << self.nbits)], dtype=np.uint8)
+
     def pack(self, buckets: np.ndarray) -> np.ndarray:
         """Bucket indexes (tokens x dim, uint8) as packed residual bytes, fast-plaid's layout: ``8 / nbits``
         dims a byte, most significant first, each dim's bits low bit first; i.e. each bucket with its
         ``nbits`` bits reversed, shifted into its slot (2.5x faster than unpacking to bits and packbits)."""
         nbits, per_byte = self.nbits, 8 // self.nbits
-        reversed_bits = np.array([int(f"{b:0{nbits}b}"[::-1], 2) for b in range(1 << nbits)], dtype=np.uint8)
-        slots = reversed_bits[buckets].reshape(len(buckets), -1, per_byte)
+        slots = self._reversed_bits[buckets].reshape(len(buckets), -1, per_byte)
         out = np.zeros(slots.shape[:2], dtype=np.uint8)
         for j in range(per_byte):
             out |= slots[:, :, j] << np.uint8(8 - nbits * (j + 1))

@@ -92,9 +92,10 @@ def _sum_of_maxima_by_rank(values: np.ndarray, lengths: np.ndarray, pick: np.nda
     rows = values if pick is None else np.take(values, pick, axis=0)
     order = np.argsort(-lengths, kind="stable")  # longest first: the groups still going are a prefix
     by_length, first = lengths[order], starts[order]
+    descending = -by_length  # ascending, for searchsorted
     best = rows[first]
     for k in range(1, int(by_length[0])):
-        going = int(np.searchsorted(-by_length, -k, side="left"))  # groups longer than k
+        going = int(np.searchsorted(descending, -k, side="left"))  # groups longer than k
         np.maximum(best[:going], rows[first[:going] + k], out=best[:going])
     integer = np.issubdtype(values.dtype, np.integer)
     out = np.empty(len(lengths), dtype=np.int64 if integer else np.float32)
